@@ -1,0 +1,47 @@
+"""The `journeyflow` command line: a click group; commands live in `commands/`.
+
+User mistakes (JourneyflowError) are shown as messages with a non-zero exit,
+never as tracebacks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from typing import Any
+
+import click
+
+from journeyflow import commands
+from journeyflow.exceptions import JourneyflowError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except JourneyflowError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="journeyflow")
+def main() -> None:
+    """journeyflow: customer journeys as executable, testable state machines."""
+
+
+def _add_commands(group: click.Group) -> None:
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        cmd = getattr(module, "command", None)
+        if isinstance(cmd, click.Command):
+            group.add_command(cmd)
+
+
+_add_commands(main)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

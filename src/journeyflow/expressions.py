@@ -1,0 +1,249 @@
+"""CEL: compile once when a journey loads, evaluate many times; plus date helpers.
+
+We use the `common-expression-language` package (Rust `cel` crate bindings):
+see docs/cel.md for the comparison with the other Python CEL packages. Nothing
+here uses `eval`: expressions are data, run by a CEL interpreter.
+
+Names in scope: `customer`, `event`, `state`, `now`. Date helpers work in the
+customer's zone (the `timezone` trait, else the journey's, else UTC).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import cel
+
+from journeyflow.exceptions import ExpressionError
+
+SCOPE_NAMES = frozenset({"customer", "event", "state", "now"})
+
+# CEL's standard functions and macros (the ones the interpreter provides);
+# anything else must be a journeyflow helper or a plugin's function.
+STANDARD_FUNCTIONS = frozenset(
+    """size contains startsWith endsWith matches has int uint double string bytes bool
+    timestamp duration dyn type max min exists all exists_one map filter
+    getFullYear getMonth getDate getDayOfMonth getDayOfWeek getDayOfYear getHours
+    getMinutes getSeconds getMilliseconds lowerAscii upperAscii trim split join replace
+    indexOf lastIndexOf substring charAt format""".split()
+)
+HELPER_FUNCTIONS = frozenset(
+    {"month_start", "month_end", "next_anniversary", "days_between", "local_time", "days"}
+)
+
+# Variables bound by comprehension macros (`xs.exists(x, ...)`) are reported by
+# the compiler as references; they are local, not unknown names.
+_BOUND = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A compiled CEL expression."""
+
+    source: str
+    program: Any
+
+    def evaluate(self, scope: Scope) -> Any:
+        """Evaluate; raise ExpressionError for any run-time failure (missing key,
+        wrong type). Callers decide what a failure means (a guard counts false)."""
+        try:
+            return self.program.execute(scope.context())
+        except Exception as exc:  # the interpreter raises several builtin types
+            raise ExpressionError(f"{self.source!r} failed: {_short(exc)}") from exc
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, KeyError):
+        return f"no such key {text}"
+    return text
+
+
+def compile_expression(
+    source: str,
+    *,
+    names: frozenset[str] = SCOPE_NAMES,
+    functions: frozenset[str] = frozenset(),
+) -> Expression:
+    """Compile `source`; raise ExpressionError for syntax errors and unknown names.
+
+    :param names: the variables the expression may use
+    :param functions: extra function names (from plugins) beyond CEL's and ours
+    """
+    try:
+        program = cel.compile(source)
+    except Exception as exc:
+        message = str(exc).split("ERROR: <input>:", 1)[-1].splitlines()[0]
+        raise ExpressionError(f"CEL syntax error in {source!r}: {message}") from exc
+    refs = program.references()
+    bound = set(_BOUND.findall(source))
+    unknown_vars = sorted(set(refs["variables"]) - names - bound - _TYPE_NAMES)
+    if unknown_vars:
+        raise ExpressionError(
+            f"unknown name {unknown_vars[0]!r} in {source!r}; "
+            f"names in scope are {', '.join(sorted(names))}"
+        )
+    allowed = STANDARD_FUNCTIONS | HELPER_FUNCTIONS | functions
+    unknown_fns = sorted(
+        f for f in refs["functions"] if f[:1].isalpha() and f not in allowed
+    )
+    if unknown_fns:
+        raise ExpressionError(
+            f"unknown function {unknown_fns[0]!r} in {source!r}; journeyflow adds "
+            f"{', '.join(sorted(HELPER_FUNCTIONS))} to CEL's standard functions"
+        )
+    return Expression(source, program)
+
+
+_TYPE_NAMES = frozenset({"int", "uint", "double", "string", "bytes", "bool", "list", "map",
+                         "null_type", "type", "timestamp", "duration"})
+
+
+# --- the scope an expression runs in -----------------------------------------
+
+
+@dataclass
+class Scope:
+    """The values an expression sees. `zone` drives the date helpers."""
+
+    now: datetime
+    customer: Mapping[str, Any] | None = None
+    event: Mapping[str, Any] | None = None
+    state: Mapping[str, Any] | None = None
+    zone: str | None = None
+    extra_functions: Mapping[str, Callable[..., Any]] | None = None
+
+    def tz(self) -> ZoneInfo | timezone:
+        return zone_of(self.zone)
+
+    def context(self) -> cel.Context:
+        variables: dict[str, Any] = {"now": self.now}
+        if self.customer is not None:
+            variables["customer"] = _cel_value(self.customer)
+        if self.event is not None:
+            variables["event"] = _cel_value(self.event)
+        if self.state is not None:
+            variables["state"] = _cel_value(self.state)
+        ctx = cel.Context(variables=variables, functions=helpers(self.now, self.tz()))
+        for name, fn in (self.extra_functions or {}).items():
+            ctx.add_function(name, fn)
+        return ctx
+
+
+def _cel_value(value: Any) -> Any:
+    """CEL has no naive datetimes and no tuples; normalise what we pass in."""
+    if isinstance(value, Mapping):
+        return {str(k): _cel_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_cel_value(v) for v in value]
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def zone_of(name: str | None) -> ZoneInfo | timezone:
+    if not name:
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone.utc
+
+
+def is_valid_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+# --- date helpers --------------------------------------------------------------
+
+
+def to_datetime(value: Any, tz: ZoneInfo | timezone = timezone.utc) -> datetime:
+    """A timestamp, or an ISO-8601 date/datetime string (traits arrive as strings).
+    A date or a naive datetime is read in `tz`."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tz)
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            if len(text) == 10:
+                return datetime.combine(date.fromisoformat(text), time(), tz)
+            parsed = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an ISO-8601 date or datetime") from exc
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+    raise TypeError(f"expected a timestamp or an ISO-8601 string, got {type(value).__name__}")
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)
+
+
+def month_start(t: Any, tz: ZoneInfo | timezone = timezone.utc) -> datetime:
+    local = to_datetime(t, tz).astimezone(tz)
+    return _utc(datetime(local.year, local.month, 1, tzinfo=tz))
+
+
+def month_end(t: Any, tz: ZoneInfo | timezone = timezone.utc) -> datetime:
+    """The last day of t's month at 00:00 local time (the time of day month_start has)."""
+    local = to_datetime(t, tz).astimezone(tz)
+    last = calendar.monthrange(local.year, local.month)[1]
+    return _utc(datetime(local.year, local.month, last, tzinfo=tz))
+
+
+def next_anniversary(d: Any, now: datetime, tz: ZoneInfo | timezone = timezone.utc) -> datetime:
+    """The next 00:00 local of d's month and day at or after `now` (29 Feb -> 28 Feb)."""
+    born = to_datetime(d, tz).astimezone(tz)
+    local_now = now.astimezone(tz)
+    for year in (local_now.year, local_now.year + 1):
+        day = min(born.day, calendar.monthrange(year, born.month)[1])
+        candidate = datetime(year, born.month, day, tzinfo=tz)
+        if candidate >= local_now.replace(hour=0, minute=0, second=0, microsecond=0):
+            return _utc(candidate)
+    raise AssertionError("unreachable: next year always qualifies")
+
+
+def days_between(a: Any, b: Any, tz: ZoneInfo | timezone = timezone.utc) -> int:
+    """Whole days from a to b (negative when b is earlier)."""
+    delta = to_datetime(b, tz) - to_datetime(a, tz)
+    return int(delta.total_seconds() // 86400)
+
+
+def local_time(t: Any, hhmm: str, tz: ZoneInfo | timezone = timezone.utc) -> datetime:
+    """The first moment at or after t when the local clock shows hh:mm."""
+    hour, minute = (int(x) for x in hhmm.split(":"))
+    start = to_datetime(t, tz)
+    local = start.astimezone(tz)
+    for offset in range(0, 3):
+        day = local.date() + timedelta(days=offset)
+        candidate = datetime.combine(day, time(hour, minute), tz)
+        # a wall time skipped by a DST jump resolves forward through UTC arithmetic
+        candidate = _utc(candidate).astimezone(tz)
+        if candidate >= start:
+            return _utc(candidate)
+    raise AssertionError("unreachable: within two days the time recurs")
+
+
+def helpers(now: datetime, tz: ZoneInfo | timezone) -> dict[str, Callable[..., Any]]:
+    """The date helpers bound to one evaluation's `now` and zone."""
+    return {
+        "month_start": lambda t: month_start(t, tz),
+        "month_end": lambda t: month_end(t, tz),
+        "next_anniversary": lambda d: next_anniversary(d, now, tz),
+        "days_between": lambda a, b: days_between(a, b, tz),
+        "local_time": lambda t, hhmm: local_time(t, hhmm, tz),
+        "days": lambda n: timedelta(days=int(n)),
+    }
