@@ -1,0 +1,379 @@
+"""One customer's turn: the journey semantics of JOURNEY_DSL.md, applied to one
+customer inside one unit of work.
+
+Order of work for an event, per journey (journeys in id order):
+1. exit rules, on every active enrolment the event reaches;
+2. entry (with the re-entry rule); the enrolling event is not applied again;
+3. the first matching transition of each reached enrolment.
+Events emitted by actions are queued and applied after the event that caused
+them, at the same time, before the next outside event; timers due at the same
+instant fire after events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from journeyflow import dsl
+from journeyflow.events import IDENTIFY, Event
+from journeyflow.exceptions import ExpressionError
+from journeyflow.expressions import Expression, Scope, is_valid_zone
+from journeyflow.machine import (
+    CompiledAction,
+    CompiledTransition,
+    JourneyMachine,
+    choose_branch,
+    stable_bucket,
+)
+from journeyflow.store.records import Effect, EnrolmentRecord, HistoryRecord
+
+if TYPE_CHECKING:
+    from journeyflow.engine import Engine
+    from journeyflow.store.base import UnitOfWork
+
+log = structlog.get_logger("journeyflow.engine")
+
+SEGMENT_ENTERED = "segment_entered"  # internal event: properties.segment = "rfm:champions"
+MAX_TIMER_CHAIN = 1000  # timers fired for one customer at one call: guards `after: 0m` loops
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What listeners (plugin observer hooks) hear about, after commit."""
+
+    kind: str  # "transition" | "enrolment_ended"
+    history: HistoryRecord | None = None
+    enrolment: EnrolmentRecord | None = None
+
+
+class CustomerRun:
+    def __init__(self, engine: Engine, uow: UnitOfWork, customer_id: str) -> None:
+        self.engine = engine
+        self.uow = uow
+        self.customer = uow.customer(customer_id)
+        self.enrolments = uow.enrolments(customer_id)
+        self.notifications: list[Notification] = []
+        self._queue: deque[tuple[Event, int]] = deque()
+
+    # --- events --------------------------------------------------------------
+
+    def handle(self, event: Event) -> None:
+        """Apply an outside event, then every event it causes to be emitted."""
+        self.uow.touch(self.customer)
+        self._queue.append((event, 0))
+        while self._queue:
+            current, depth = self._queue.popleft()
+            if current.type == "identify" or current.traits:
+                self.customer.attributes.update(current.traits)
+            for machine in sorted(self.engine.current.values(), key=lambda m: m.id):
+                self._route(machine, current, depth)
+
+    def set_segments(self, segments: list[str], at: datetime) -> None:
+        entered = [s for s in segments if s not in self.customer.segments]
+        self.customer.segments = segments
+        self.uow.touch(self.customer)
+        for segment in entered:
+            digest = hashlib.sha256(f"{self.customer.id}|{segment}|{at.isoformat()}".encode())
+            self.handle(Event(f"segment-{digest.hexdigest()[:24]}", self.customer.id,
+                              "internal", SEGMENT_ENTERED, at, {"segment": segment}))
+
+    def _route(self, machine: JourneyMachine, event: Event, depth: int) -> None:
+        journey = machine.journey
+        mine = [e for e in self.enrolments if e.journey == machine.id]
+        key = self._entry_key(machine, event) if journey.entry.key else None
+        reached = [e for e in mine if e.active and (key is None or e.key == key)]
+        # 1. exit rules, before anything else
+        for enrolment in reached:
+            self._check_exits(enrolment, event)
+        # 2. entry
+        fresh: EnrolmentRecord | None = None
+        if self._is_entry(machine, event) and (not journey.entry.key or key is not None):
+            if self._guard(machine.entry_guard, None, event, event.timestamp, machine):
+                same = [e for e in mine if e.key == key]
+                active = [e for e in same if e.active]
+                if active and journey.entry.reentry == "always":
+                    for old in active:
+                        self._end(old, "exited", "re-entry", event.timestamp)
+                    fresh = self._enrol(machine, key, len(same) + 1, event, depth)
+                elif not active and not (journey.entry.reentry == "never" and same):
+                    fresh = self._enrol(machine, key, len(same) + 1, event, depth)
+        # 3. transitions of the enrolments the event reached
+        for enrolment in reached:
+            if enrolment.active and enrolment is not fresh:
+                self._take_event(enrolment, event, depth)
+
+    def _is_entry(self, machine: JourneyMachine, event: Event) -> bool:
+        entry = machine.journey.entry
+        if event.name == SEGMENT_ENTERED and event.type == "internal":
+            return entry.segment is not None and event.properties.get("segment") == entry.segment
+        return event.name in entry.on
+
+    def _entry_key(self, machine: JourneyMachine, event: Event) -> str | None:
+        assert machine.entry_key is not None
+        try:
+            value = machine.entry_key.evaluate(self._scope(machine, None, event, event.timestamp))
+        except ExpressionError:
+            return None  # no key on this event: it reaches every enrolment, enrols nobody
+        return None if value is None else str(value)
+
+    def _check_exits(self, enrolment: EnrolmentRecord, event: Event) -> None:
+        machine = self._machine(enrolment)
+        for rule in machine.exits:
+            if event.name in rule.events and self._guard(
+                rule.guard, enrolment, event, event.timestamp, machine
+            ):
+                status = "converted" if rule.goal else "exited"
+                self._end(enrolment, status, f"exit:{event.name}", event.timestamp)
+                return
+
+    def _take_event(self, enrolment: EnrolmentRecord, event: Event, depth: int) -> None:
+        machine = self._machine(enrolment)
+        for transition in machine.candidates(enrolment.state, event.name):
+            if self._guard(transition.guard, enrolment, event, event.timestamp, machine):
+                self._apply(enrolment, machine, transition, event.timestamp, event, depth)
+                return
+
+    # --- timers --------------------------------------------------------------
+
+    def fire_due(self, until: datetime, *, inclusive: bool) -> int:
+        """Fire this customer's timers due before (or at) `until`, each at its due
+        time, earliest first, including timers those transitions start."""
+        fired = 0
+        while fired < MAX_TIMER_CHAIN:
+            best: tuple[datetime, str, int, EnrolmentRecord] | None = None
+            for enrolment in self.enrolments:
+                if not enrolment.active:
+                    continue
+                for index, due in enrolment.timers:
+                    if (due < until or (inclusive and due == until)) and (
+                        best is None or (due, enrolment.id, index) < best[:3]
+                    ):
+                        best = (due, enrolment.id, index, enrolment)
+            if best is None:
+                return fired
+            due, _, index, enrolment = best
+            enrolment.timers = [t for t in enrolment.timers if t[0] != index]
+            self.uow.touch(enrolment)
+            fired += 1
+            machine = self._machine(enrolment)
+            transition = machine.journey.states[enrolment.state].transitions[index]
+            compiled = next(t for t in machine.timers_of[enrolment.state] if t.index == index)
+            assert compiled.spec is transition
+            if self._guard(compiled.guard, enrolment, None, due, machine):
+                self.uow.touch(self.customer)
+                self._apply(enrolment, machine, compiled, due, None, 0)
+            self._drain(due)
+        self._note_error(self.enrolments[0] if self.enrolments else None, until,
+                         f"more than {MAX_TIMER_CHAIN} timers at once: stopped (a timer loop?)")
+        return fired
+
+    def _drain(self, at: datetime) -> None:
+        while self._queue:
+            current, depth = self._queue.popleft()
+            for machine in sorted(self.engine.current.values(), key=lambda m: m.id):
+                self._route(machine, current, depth)
+
+    # --- moving --------------------------------------------------------------
+
+    def _enrol(self, machine: JourneyMachine, key: str | None, ordinal: int, event: Event,
+               depth: int) -> EnrolmentRecord:
+        j = machine.journey
+        cid = self.customer.id
+        rid = f"{j.journey}:{cid}:{ordinal}" if key is None else f"{j.journey}:{cid}:{key}:{ordinal}"
+        at = event.timestamp
+        enrolment = EnrolmentRecord(
+            id=rid, customer_id=cid, journey=j.journey, version=j.version, key=key,
+            ordinal=ordinal, state=j.initial, entered_at=at, started_at=at,
+            in_holdout=j.holdout > 0 and stable_bucket(cid, j.journey, "holdout") < j.holdout,
+        )
+        self.enrolments.append(enrolment)
+        self.uow.add_enrolment(enrolment)
+        self._history(enrolment, "enter", None, j.initial, f"event:{event.name}", at)
+        self._enter(enrolment, machine, j.initial, at, event, depth, 0)
+        return enrolment
+
+    def _apply(self, enrolment: EnrolmentRecord, machine: JourneyMachine,
+               transition: CompiledTransition, at: datetime, event: Event | None,
+               depth: int) -> None:
+        source = enrolment.state
+        enrolment.seq += 1
+        self.uow.touch(enrolment)
+        cause = transition.describe()
+        if transition.is_internal:
+            self._history(enrolment, "transition", source, source, cause, at, "internal")
+            self._actions(enrolment, machine, transition.actions, 0, at, event, depth)
+            return
+        target = transition.to
+        assert target is not None
+        index = self._actions(enrolment, machine, machine.on_exit[source], 0, at, event, depth)
+        index = self._actions(enrolment, machine, transition.actions, index, at, event, depth)
+        self._history(enrolment, "transition", source, target, cause, at)
+        self._enter(enrolment, machine, target, at, event, depth, index)
+
+    def _enter(self, enrolment: EnrolmentRecord, machine: JourneyMachine, state: str,
+               at: datetime, event: Event | None, depth: int, index: int) -> None:
+        enrolment.state = state
+        enrolment.entered_at = at
+        enrolment.timers = []
+        for timer in machine.timers_of[state]:
+            due = self._due(timer, enrolment, machine, event, at)
+            if due is not None:
+                enrolment.timers.append((timer.index, due))
+        self._actions(enrolment, machine, machine.on_enter[state], index, at, event, depth)
+        if not enrolment.active or enrolment.state != state:
+            return  # an emitted event moved or ended it meanwhile
+        if machine.is_final(state):
+            self._end(enrolment, "completed", f"final:{state}", at)
+            return
+        split = machine.split_of.get(state)
+        if split is not None and split.spec.split is not None:
+            bucket = stable_bucket(enrolment.customer_id, machine.id, state)
+            branch = choose_branch(split.spec.split, bucket)
+            target = CompiledTransition(state, split.index, split.spec.model_copy(
+                update={"to": branch, "split": None, "after": None}), None, None, None, ())
+            self._apply(enrolment, machine, target, at, event, depth)
+
+    def _due(self, timer: CompiledTransition, enrolment: EnrolmentRecord,
+             machine: JourneyMachine, event: Event | None, at: datetime) -> datetime | None:
+        if timer.after is not None:
+            return at + timer.after
+        assert timer.at is not None
+        try:
+            value = timer.at.evaluate(self._scope(machine, enrolment, event, at))
+        except ExpressionError as exc:
+            self._note_error(enrolment, at, f"`at:` set no timer: {exc}")
+            return None
+        if not isinstance(value, datetime):
+            self._note_error(enrolment, at, f"`at: {timer.spec.at}` gave {value!r}, "
+                             "not a timestamp: no timer set")
+            return None
+        return value if value.tzinfo else value.replace(tzinfo=at.tzinfo)
+
+    def _end(self, enrolment: EnrolmentRecord, status: str, reason: str, at: datetime) -> None:
+        enrolment.status = status
+        enrolment.ended_at = at
+        enrolment.end_reason = reason
+        enrolment.timers = []
+        self.uow.touch(enrolment)
+        kind = {"completed": "complete", "converted": "exit", "exited": "exit"}[status]
+        self._history(enrolment, kind, enrolment.state, None, reason, at, status)
+        self.notifications.append(Notification("enrolment_ended", enrolment=enrolment))
+
+    # --- actions -------------------------------------------------------------
+
+    def _actions(self, enrolment: EnrolmentRecord, machine: JourneyMachine,
+                 actions: tuple[CompiledAction, ...], index: int, at: datetime,
+                 event: Event | None, depth: int) -> int:
+        for action in actions:
+            self._action(enrolment, machine, action, index, at, event, depth)
+            index += 1
+        return index
+
+    def _action(self, enrolment: EnrolmentRecord, machine: JourneyMachine,
+                action: CompiledAction, index: int, at: datetime, event: Event | None,
+                depth: int) -> None:
+        spec = action.spec
+        values = self._values(action, enrolment, machine, event, at)
+        if isinstance(spec, dsl.SetAction):
+            self.customer.attributes.update(values)
+            self.uow.touch(self.customer)
+        elif isinstance(spec, dsl.EmitAction):
+            if depth + 1 > self.engine.max_emit_depth:
+                self._note_error(enrolment, at, f"emit {spec.emit!r} cut off: chain deeper "
+                                 f"than {self.engine.max_emit_depth}")
+                return
+            key = effect_key(enrolment, index)
+            self._queue.append((Event(f"emit-{key}", self.customer.id, "internal", spec.emit,
+                                      at, values), depth + 1))
+        else:
+            if isinstance(spec, dsl.SendAction):
+                channel, template, data = spec.send, spec.template, values
+            else:
+                assert isinstance(spec, dsl.TaskAction)
+                state = machine.journey.states[enrolment.state]
+                channel, template = "task", None
+                data = {"title": spec.task.title, "owner": spec.task.owner or state.owner,
+                        "description": spec.task.description, "due": spec.task.due,
+                        "state": enrolment.state}
+            self.uow.add_effect(Effect(
+                key=effect_key(enrolment, index), channel=channel,
+                customer_id=self.customer.id, journey=enrolment.journey,
+                version=enrolment.version, enrolment_id=enrolment.id, created_at=at,
+                template=template, data=data,
+                status="suppressed" if enrolment.in_holdout else "pending"))
+
+    def _values(self, action: CompiledAction, enrolment: EnrolmentRecord,
+                machine: JourneyMachine, event: Event | None, at: datetime) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, value in action.values.items():
+            if isinstance(value, Expression):
+                try:
+                    value = value.evaluate(self._scope(machine, enrolment, event, at))
+                except ExpressionError as exc:
+                    self._note_error(enrolment, at, f"{name}: {exc}; left unset")
+                    continue
+                if isinstance(value, datetime):
+                    value = value.isoformat()
+            out[name] = value
+        return out
+
+    # --- CEL -----------------------------------------------------------------
+
+    def _guard(self, guard: Expression | None, enrolment: EnrolmentRecord | None,
+               event: Event | None, at: datetime, machine: JourneyMachine) -> bool:
+        if guard is None:
+            return True
+        try:
+            return guard.evaluate(self._scope(machine, enrolment, event, at)) is True
+        except ExpressionError as exc:
+            self._note_error(enrolment, at, f"guard counted as false: {exc}")
+            return False
+
+    def _scope(self, machine: JourneyMachine, enrolment: EnrolmentRecord | None,
+               event: Event | None, at: datetime) -> Scope:
+        attrs = self.customer.attributes
+        zone = attrs.get("timezone")
+        if not (isinstance(zone, str) and is_valid_zone(zone)):
+            zone = machine.journey.timezone
+        customer = {**attrs, "id": self.customer.id, "segments": list(self.customer.segments)}
+        event_view = ({"name": event.name, "properties": event.properties,
+                       "traits": event.traits, "timestamp": event.timestamp}
+                      if event is not None else {})
+        state = ({"name": enrolment.state, "entered_at": enrolment.entered_at}
+                 if enrolment is not None else {})
+        return Scope(now=at, customer=customer, event=event_view, state=state, zone=zone,
+                     extra_functions=self.engine.functions or None)
+
+    # --- records ---------------------------------------------------------------
+
+    def _machine(self, enrolment: EnrolmentRecord) -> JourneyMachine:
+        return self.engine.machine(enrolment.journey, enrolment.version)
+
+    def _history(self, enrolment: EnrolmentRecord, kind: str, source: str | None,
+                 target: str | None, cause: str, at: datetime, detail: str | None = None) -> None:
+        record = HistoryRecord(enrolment.id, enrolment.customer_id, enrolment.journey,
+                               enrolment.seq, kind, source, target, cause, at, detail)
+        self.uow.add_history(record)
+        if kind in ("enter", "transition"):
+            self.notifications.append(Notification("transition", history=record))
+
+    def _note_error(self, enrolment: EnrolmentRecord | None, at: datetime, reason: str) -> None:
+        log.warning("journey run-time error", customer=self.customer.id, reason=reason,
+                    enrolment=enrolment.id if enrolment else None)
+        if enrolment is not None:
+            self._history(enrolment, "error", enrolment.state, enrolment.state, "error", at,
+                          reason)
+
+
+def effect_key(enrolment: EnrolmentRecord, index: int) -> str:
+    """Deterministic: journey, version, customer, enrolment, transition sequence,
+    action index. Re-running the same events yields the same keys."""
+    parts = (enrolment.journey, str(enrolment.version), enrolment.customer_id,
+             enrolment.id, str(enrolment.seq), str(index))
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]

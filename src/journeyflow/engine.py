@@ -1,0 +1,257 @@
+"""The engine: moves customers through journeys on events and timers.
+
+Customer state lives in the store; the engine keeps only compiled journeys.
+Work happens in units of work (a batch of events, or a batch of customers with
+due timers), each committed atomically with its history and outbox rows, so a
+crash loses at most an uncommitted batch and a re-run applies it exactly once
+(events are deduplicated by messageId). One customer's events are applied one
+at a time, in arrival order; `customer.py` holds the per-customer semantics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+import structlog
+
+from journeyflow.clock import Clock, SystemClock, VirtualClock, as_utc
+from journeyflow.customer import CustomerRun, Notification
+from journeyflow.events import Event, parse_event
+from journeyflow.exceptions import EventError, JourneyVersionError
+from journeyflow.loader import LoadedJourney, load_text
+from journeyflow.machine import JourneyMachine
+from journeyflow.store import MemoryStore, Store
+from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
+
+log = structlog.get_logger("journeyflow.engine")
+
+
+@dataclass
+class Rejected:
+    index: int  # 0-based position in the input
+    reason: str
+    raw: Any = None
+
+
+@dataclass
+class IngestReport:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def merge(self, other: IngestReport) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.rejected.extend(other.rejected)
+
+
+Listener = Callable[[Notification], None]
+
+
+class Engine:
+    """Runs loaded journeys against a store on a clock.
+
+    :param journeys: loaded journey files (`loader.load_paths`); the newest
+        version of each takes new enrolments
+    :param store: where customers stand (default: a fresh in-memory store)
+    :param clock: the time source (default: the system clock)
+    :param batch_size: events (or customers with due timers) per transaction
+    """
+
+    def __init__(
+        self,
+        journeys: Sequence[LoadedJourney],
+        store: Store | None = None,
+        clock: Clock | None = None,
+        *,
+        batch_size: int = 1000,
+        functions: dict[str, Callable[..., Any]] | None = None,
+        listeners: Sequence[Listener] = (),
+        max_emit_depth: int = 8,
+    ) -> None:
+        self.store: Store = store if store is not None else MemoryStore()
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.batch_size = batch_size
+        self.functions = dict(functions or {})
+        self.listeners = list(listeners)
+        self.max_emit_depth = max_emit_depth
+        self._machines: dict[tuple[str, int], JourneyMachine] = {}
+        self.current: dict[str, JourneyMachine] = {}
+        for loaded in sorted(journeys, key=lambda lj: (lj.journey.journey, lj.journey.version)):
+            self._register(loaded)
+
+    # --- journeys and versions ---------------------------------------------
+
+    def _register(self, loaded: LoadedJourney) -> None:
+        j = loaded.journey
+        stored = self.store.journey_version(j.journey, j.version)
+        if stored is not None and stored[0] != loaded.content_hash:
+            raise JourneyVersionError(
+                f"{loaded.path}: journey {j.journey!r} version {j.version} changed "
+                f"(stored content {stored[0][:12]}, this file {loaded.content_hash[:12]}) "
+                f"without a version bump; set `version: {j.version + 1}` and, if customers "
+                "are in flight, add a `migrations:` entry"
+            )
+        if stored is None:
+            self.store.save_journey_version(j.journey, j.version, loaded.content_hash,
+                                            loaded.source)
+        machine = JourneyMachine(j, loaded.content_hash, frozenset(self.functions))
+        self._machines[(j.journey, j.version)] = machine
+        if j.journey not in self.current or self.current[j.journey].version < j.version:
+            self.current[j.journey] = machine
+
+    def machine(self, journey: str, version: int) -> JourneyMachine:
+        """The compiled journey version; older versions come from the store."""
+        found = self._machines.get((journey, version))
+        if found is None:
+            stored = self.store.journey_version(journey, version)
+            if stored is None:
+                raise JourneyVersionError(f"journey {journey!r} version {version} is unknown")
+            loaded = load_text(stored[1], f"<stored {journey} v{version}>")
+            found = JourneyMachine(loaded.journey, stored[0], frozenset(self.functions))
+            self._machines[(journey, version)] = found
+        return found
+
+    # --- ingest ------------------------------------------------------------
+
+    def ingest(self, raws: Iterable[Any], *, on_batch: Callable[[int], None] | None = None,
+               ) -> IngestReport:
+        """Apply Segment-style events in order. Invalid events are rejected with
+        a reason (never stopping the batch); repeated messageIds are ignored."""
+        report = IngestReport()
+        offset = 0
+        for chunk in _chunks(raws, self.batch_size):
+            report.merge(self._ingest_chunk(chunk, offset))
+            offset += len(chunk)
+            if on_batch is not None:
+                on_batch(len(chunk))
+        return report
+
+    def _ingest_chunk(self, chunk: list[Any], offset: int) -> IngestReport:
+        report = IngestReport()
+        events: list[Event] = []
+        now = self.clock.now()
+        for i, raw in enumerate(chunk, offset):
+            try:
+                events.append(parse_event(raw, now))
+            except EventError as exc:
+                report.rejected.append(Rejected(i, str(exc), raw))
+                log.warning("event rejected", index=i, reason=str(exc))
+        uow = self.store.unit_of_work()
+        try:
+            seen = uow.seen_messages([e.message_id for e in events])
+            uow.load(dict.fromkeys(e.customer_id for e in events if e.message_id not in seen))
+            notes: list[Notification] = []
+            for event in events:
+                if event.message_id in seen:
+                    report.duplicates += 1
+                    continue
+                seen.add(event.message_id)
+                run = self._run(uow, event.customer_id)
+                run.fire_due(event.timestamp, inclusive=False)
+                run.handle(event)
+                run.fire_due(event.timestamp, inclusive=True)
+                uow.add_event(event)
+                notes.extend(run.notifications)
+                report.accepted += 1
+            uow.commit()
+        except BaseException:
+            uow.rollback()
+            raise
+        self._notify(notes)
+        return report
+
+    # --- timers ------------------------------------------------------------
+
+    def advance_to(self, moment: datetime) -> int:
+        """Move a virtual clock to `moment` and fire every timer due by then, each
+        at its own due time; with a real clock, fire what is due now."""
+        moment = as_utc(moment)
+        if isinstance(self.clock, VirtualClock):
+            self.clock.set(moment)
+        fired = 0
+        while True:
+            uow = self.store.unit_of_work()
+            try:
+                due = uow.due_customers(moment, self.batch_size)
+                if not due:
+                    uow.rollback()
+                    break
+                uow.load(due)
+                notes: list[Notification] = []
+                for cid in due:
+                    run = self._run(uow, cid)
+                    fired += run.fire_due(moment, inclusive=True)
+                    notes.extend(run.notifications)
+                uow.commit()
+            except BaseException:
+                uow.rollback()
+                raise
+            self._notify(notes)
+        return fired
+
+    def run_due(self) -> int:
+        """Fire the timers due at the clock's now."""
+        return self.advance_to(self.clock.now())
+
+    # --- segments ----------------------------------------------------------
+
+    def set_segments(self, customer_id: str, segments: Iterable[str],
+                     at: datetime | None = None) -> None:
+        """Record a customer's segments; entering one is an event journeys enter on."""
+        at = as_utc(at) if at is not None else self.clock.now()
+        uow = self.store.unit_of_work()
+        try:
+            uow.load([customer_id])
+            run = self._run(uow, customer_id)
+            run.fire_due(at, inclusive=False)
+            run.set_segments(sorted(set(segments)), at)
+            run.fire_due(at, inclusive=True)
+            uow.commit()
+        except BaseException:
+            uow.rollback()
+            raise
+        self._notify(run.notifications)
+
+    # --- internals ---------------------------------------------------------
+
+    def _run(self, uow: Any, customer_id: str) -> CustomerRun:
+        return CustomerRun(self, uow, customer_id)
+
+    def _notify(self, notes: list[Notification]) -> None:
+        for note in notes:
+            for listener in self.listeners:
+                try:
+                    listener(note)
+                except Exception:  # a listener must never stop the engine
+                    log.exception("listener failed", listener=repr(listener))
+
+    # --- queries -----------------------------------------------------------
+
+    def customer(self, customer_id: str) -> CustomerRecord | None:
+        return self.store.get_customer(customer_id)
+
+    def enrolments(self, customer_id: str | None = None,
+                   journey: str | None = None) -> list[EnrolmentRecord]:
+        return self.store.get_enrolments(customer_id, journey)
+
+    def history(self, customer_id: str | None = None,
+                journey: str | None = None) -> list[HistoryRecord]:
+        return self.store.get_history(customer_id, journey)
+
+    def effects(self, customer_id: str | None = None,
+                status: str | None = None) -> list[Effect]:
+        return self.store.get_effects(customer_id, status)
+
+    def pending_effects(self, customer_id: str | None = None) -> list[Effect]:
+        return self.store.get_effects(customer_id, "pending")
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk

@@ -1,0 +1,94 @@
+"""The store interface: a unit of work per batch of customers.
+
+The engine opens a unit of work, loads the customers it is about to move,
+changes records in place, adds history and effects, and commits. Everything in
+one unit of work is committed together or not at all, so a crash never leaves
+half a transition. Customer state lives here, never in the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from journeyflow.events import Event
+from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
+
+
+class UnitOfWork(Protocol):
+    def seen_messages(self, message_ids: Sequence[str]) -> set[str]:
+        """Which of these messageIds are already stored (idempotent ingest)."""
+        ...
+
+    def load(self, customer_ids: Iterable[str]) -> None:
+        """Bring these customers and all their enrolments into the unit of work."""
+        ...
+
+    def customer(self, customer_id: str) -> CustomerRecord:
+        """A loaded customer; a new one (written on commit) if unknown."""
+        ...
+
+    def enrolments(self, customer_id: str) -> list[EnrolmentRecord]:
+        """All enrolments of a loaded customer, oldest first."""
+        ...
+
+    def add_enrolment(self, enrolment: EnrolmentRecord) -> None: ...
+
+    def touch(self, record: CustomerRecord | EnrolmentRecord) -> None:
+        """Mark a record as changed."""
+        ...
+
+    def add_event(self, event: Event) -> None: ...
+
+    def add_history(self, record: HistoryRecord) -> None: ...
+
+    def add_effect(self, effect: Effect) -> None: ...
+
+    def due_customers(self, until: datetime, limit: int) -> list[str]:
+        """Customers with an active enrolment whose next timer is due at or before
+        `until`, by due time (found through an index, not a scan)."""
+        ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+class Store(Protocol):
+    def unit_of_work(self) -> UnitOfWork: ...
+
+    # Journey versions: what was loaded, so a changed file without a bump is refused.
+    def journey_version(self, journey: str, version: int) -> tuple[str, str] | None:
+        """(content hash, source) of a stored journey version, or None."""
+        ...
+
+    def save_journey_version(self, journey: str, version: int, content_hash: str,
+                             source: str) -> None: ...
+
+    def journey_versions(self, journey: str) -> list[int]: ...
+
+    # Queries (read-only)
+    def get_customer(self, customer_id: str) -> CustomerRecord | None: ...
+
+    def get_enrolments(self, customer_id: str | None = None,
+                       journey: str | None = None) -> list[EnrolmentRecord]: ...
+
+    def get_history(self, customer_id: str | None = None,
+                    journey: str | None = None) -> list[HistoryRecord]: ...
+
+    def get_effects(self, customer_id: str | None = None,
+                    status: str | None = None) -> list[Effect]: ...
+
+    def update_effect(self, key: str, status: str, attempts: int,
+                      last_error: str | None) -> None: ...
+
+    def count_events(self) -> int: ...
+
+    def iter_events(self, since: datetime | None = None) -> Iterable[dict[str, Any]]:
+        """Stored events in arrival order, as raw Segment-style dicts (for backtests)."""
+        ...
+
+    def customer_ids(self) -> list[str]: ...
+
+    def close(self) -> None: ...

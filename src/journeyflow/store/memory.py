@@ -1,0 +1,164 @@
+"""An in-memory store: what `journeyflow test` and simulations use.
+
+It follows the same unit-of-work contract as the SQL store: records are copied
+in on `load` and copied back on `commit`, so a rolled-back unit of work leaves
+nothing behind, exactly as a database transaction would.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from journeyflow.events import Event
+from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.customers: dict[str, CustomerRecord] = {}
+        self.enrolments: dict[str, EnrolmentRecord] = {}
+        self.by_customer: dict[str, list[str]] = {}
+        self.events: dict[str, dict[str, Any]] = {}  # messageId -> raw event, in arrival order
+        self.history: list[HistoryRecord] = []
+        self.effects: dict[str, Effect] = {}
+        self.versions: dict[tuple[str, int], tuple[str, str]] = {}
+
+    def unit_of_work(self) -> _MemoryUnitOfWork:
+        return _MemoryUnitOfWork(self)
+
+    # journey versions
+    def journey_version(self, journey: str, version: int) -> tuple[str, str] | None:
+        return self.versions.get((journey, version))
+
+    def save_journey_version(self, journey: str, version: int, content_hash: str,
+                             source: str) -> None:
+        self.versions.setdefault((journey, version), (content_hash, source))
+
+    def journey_versions(self, journey: str) -> list[int]:
+        return sorted(v for (j, v) in self.versions if j == journey)
+
+    # queries
+    def get_customer(self, customer_id: str) -> CustomerRecord | None:
+        found = self.customers.get(customer_id)
+        return copy.deepcopy(found) if found else None
+
+    def get_enrolments(self, customer_id: str | None = None,
+                       journey: str | None = None) -> list[EnrolmentRecord]:
+        ids = (self.by_customer.get(customer_id, []) if customer_id is not None
+               else list(self.enrolments))
+        return [copy.deepcopy(self.enrolments[i]) for i in ids
+                if journey is None or self.enrolments[i].journey == journey]
+
+    def get_history(self, customer_id: str | None = None,
+                    journey: str | None = None) -> list[HistoryRecord]:
+        return [h for h in self.history
+                if (customer_id is None or h.customer_id == customer_id)
+                and (journey is None or h.journey == journey)]
+
+    def get_effects(self, customer_id: str | None = None,
+                    status: str | None = None) -> list[Effect]:
+        return [e for e in self.effects.values()
+                if (customer_id is None or e.customer_id == customer_id)
+                and (status is None or e.status == status)]
+
+    def update_effect(self, key: str, status: str, attempts: int,
+                      last_error: str | None) -> None:
+        from dataclasses import replace
+
+        self.effects[key] = replace(self.effects[key], status=status, attempts=attempts,
+                                    last_error=last_error)
+
+    def count_events(self) -> int:
+        return len(self.events)
+
+    def iter_events(self, since: datetime | None = None) -> Iterable[dict[str, Any]]:
+        for raw in list(self.events.values()):
+            if since is None or raw["timestamp"] >= since.isoformat():
+                yield raw
+
+    def customer_ids(self) -> list[str]:
+        return sorted(self.customers)
+
+    def close(self) -> None:
+        pass
+
+
+class _MemoryUnitOfWork:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._customers: dict[str, CustomerRecord] = {}
+        self._enrolments: dict[str, list[EnrolmentRecord]] = {}
+        self._events: list[Event] = []
+        self._history: list[HistoryRecord] = []
+        self._effects: list[Effect] = []
+
+    def seen_messages(self, message_ids: Sequence[str]) -> set[str]:
+        return {m for m in message_ids if m in self._store.events}
+
+    def load(self, customer_ids: Iterable[str]) -> None:
+        for cid in customer_ids:
+            if cid in self._customers:
+                continue
+            stored = self._store.customers.get(cid)
+            self._customers[cid] = copy.deepcopy(stored) if stored else CustomerRecord(cid)
+            self._enrolments[cid] = [copy.deepcopy(self._store.enrolments[i])
+                                     for i in self._store.by_customer.get(cid, [])]
+
+    def customer(self, customer_id: str) -> CustomerRecord:
+        self.load([customer_id])
+        return self._customers[customer_id]
+
+    def enrolments(self, customer_id: str) -> list[EnrolmentRecord]:
+        self.load([customer_id])
+        return self._enrolments[customer_id]
+
+    def add_enrolment(self, enrolment: EnrolmentRecord) -> None:
+        self.enrolments(enrolment.customer_id).append(enrolment)
+
+    def touch(self, record: CustomerRecord | EnrolmentRecord) -> None:
+        pass  # every loaded record is written back on commit
+
+    def add_event(self, event: Event) -> None:
+        self._events.append(event)
+
+    def add_history(self, record: HistoryRecord) -> None:
+        self._history.append(record)
+
+    def add_effect(self, effect: Effect) -> None:
+        self._effects.append(effect)
+
+    def due_customers(self, until: datetime, limit: int) -> list[str]:
+        due = sorted(
+            (e.next_due_at, e.customer_id)
+            for e in self._store.enrolments.values()
+            if e.active and e.next_due_at is not None and e.next_due_at <= until
+        )
+        seen: dict[str, None] = {}
+        for _, cid in due:
+            seen.setdefault(cid, None)
+        return list(seen)[:limit]
+
+    def commit(self) -> None:
+        s = self._store
+        for cid, record in self._customers.items():
+            s.customers[cid] = copy.deepcopy(record)
+            for enrolment in self._enrolments[cid]:
+                if enrolment.id not in s.enrolments:
+                    s.by_customer.setdefault(cid, []).append(enrolment.id)
+                s.enrolments[enrolment.id] = copy.deepcopy(enrolment)
+        for event in self._events:
+            s.events.setdefault(event.message_id, copy.deepcopy(event.to_raw()))
+        s.history.extend(self._history)
+        for effect in self._effects:
+            s.effects.setdefault(effect.key, effect)
+        self.rollback()
+
+    def rollback(self) -> None:
+        self._customers.clear()
+        self._enrolments.clear()
+        self._events.clear()
+        self._history.clear()
+        self._effects.clear()

@@ -1,0 +1,85 @@
+"""Plain records the engine reads and writes through a unit of work.
+
+They are mutable on purpose: the engine changes them in place during one unit
+of work, and the store writes what changed when it commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class CustomerRecord:
+    id: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    segments: list[str] = field(default_factory=list)
+    created_at: datetime | None = None
+
+
+@dataclass
+class EnrolmentRecord:
+    """One customer's run through one journey version (per key, when keyed)."""
+
+    id: str  # deterministic: journey/customer/key#ordinal
+    customer_id: str
+    journey: str
+    version: int
+    key: str | None
+    ordinal: int  # 1 for the first enrolment of (customer, journey, key)
+    state: str
+    entered_at: datetime
+    started_at: datetime
+    status: str = "active"  # active | completed | exited | converted
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+    in_holdout: bool = False
+    seq: int = 0  # transitions applied so far; part of every effect key
+    timers: list[tuple[int, datetime]] = field(default_factory=list)  # (transition index, due)
+
+    @property
+    def next_due_at(self) -> datetime | None:
+        return min((due for _, due in self.timers), default=None)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    """A line of a customer's history: a transition, an entry, an end, or an error."""
+
+    enrolment_id: str
+    customer_id: str
+    journey: str
+    seq: int
+    kind: str  # enter | transition | exit | complete | error | migrate | note
+    from_state: str | None
+    to_state: str | None
+    cause: str  # "event:order_completed", "timer:after 120d", "split", ...
+    at: datetime
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Something to do outside: a send or a task, queued in the outbox.
+
+    `key` is deterministic (journey, version, customer, enrolment, transition
+    sequence, action index), so a channel can drop a repeated delivery."""
+
+    key: str
+    channel: str
+    customer_id: str
+    journey: str
+    version: int
+    enrolment_id: str
+    created_at: datetime
+    template: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    status: str = "pending"  # pending | sent | failed | suppressed
+    attempts: int = 0
+    last_error: str | None = None
