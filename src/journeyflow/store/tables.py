@@ -1,0 +1,108 @@
+"""The database tables (SQLAlchemy Core). Alembic migrations create and upgrade
+them; a test checks the migrations produce exactly these tables."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+customers = Table(
+    "customers", metadata,
+    Column("id", String(255), primary_key=True),
+    Column("attributes", JSON, nullable=False),
+    Column("segments", JSON, nullable=False),
+    Column("created_at", DateTime, nullable=True),
+)
+
+journey_versions = Table(
+    "journey_versions", metadata,
+    Column("journey", String(100), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("loaded_at", DateTime, nullable=True),
+)
+
+enrolments = Table(
+    "enrolments", metadata,
+    Column("id", String(600), primary_key=True),
+    Column("customer_id", String(255), nullable=False),
+    Column("journey", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", String(255), nullable=True),
+    Column("ordinal", Integer, nullable=False),
+    Column("state", String(100), nullable=False),
+    Column("entered_at", DateTime, nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("ended_at", DateTime, nullable=True),
+    Column("end_reason", String(255), nullable=True),
+    Column("in_holdout", Boolean, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("timers", JSON, nullable=False),
+    # the earliest pending timer; NULL once ended, so due timers come off an index
+    Column("next_due_at", DateTime, nullable=True),
+    Index("ix_enrolments_customer", "customer_id"),
+    Index("ix_enrolments_next_due_at", "next_due_at"),
+    Index("ix_enrolments_journey_state", "journey", "status", "state"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),  # arrival order
+    Column("message_id", String(255), nullable=False, unique=True),
+    Column("customer_id", String(255), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("timestamp", DateTime, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("processed_at", DateTime, nullable=True),  # set in the same transaction as its effects
+    Index("ix_events_timestamp", "timestamp"),
+)
+
+history = Table(
+    "history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("enrolment_id", String(600), nullable=False),
+    Column("customer_id", String(255), nullable=False),
+    Column("journey", String(100), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("from_state", String(100), nullable=True),
+    Column("to_state", String(100), nullable=True),
+    Column("cause", String(500), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("detail", Text, nullable=True),
+    Index("ix_history_customer", "customer_id"),
+    Index("ix_history_journey", "journey"),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("effect_key", String(64), primary_key=True),
+    Column("channel", String(100), nullable=False),
+    Column("customer_id", String(255), nullable=False),
+    Column("journey", String(100), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("enrolment_id", String(600), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("template", String(255), nullable=True),
+    Column("data", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Index("ix_outbox_status", "status", "created_at"),
+    Index("ix_outbox_customer", "customer_id"),
+)
