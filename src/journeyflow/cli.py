@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from journeyflow import commands
+from journeyflow import commands, log
 from journeyflow.exceptions import JourneyflowError
 
 
@@ -28,8 +28,11 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.version_option(package_name="journeyflow")
-def main() -> None:
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              envvar="JOURNEYFLOW_LOG_LEVEL", default="warning", show_default=True)
+def main(log_level: str) -> None:
     """journeyflow: customer journeys as executable, testable state machines."""
+    log.configure(log_level)
 
 
 def _add_commands(group: click.Group) -> None:

@@ -364,7 +364,7 @@ class CustomerRun:
             self.notifications.append(Notification("transition", history=record))
 
     def _note_error(self, enrolment: EnrolmentRecord | None, at: datetime, reason: str) -> None:
-        log.warning("journey run-time error", customer=self.customer.id, reason=reason,
+        log.info("journey run-time error", customer=self.customer.id, reason=reason,
                     enrolment=enrolment.id if enrolment else None)
         if enrolment is not None:
             self._history(enrolment, "error", enrolment.state, enrolment.state, "error", at,

@@ -140,7 +140,7 @@ class Engine:
                 events.append(parse_event(raw, now))
             except EventError as exc:
                 report.rejected.append(Rejected(i, str(exc), raw))
-                log.warning("event rejected", index=i, reason=str(exc))
+                log.info("event rejected", index=i, reason=str(exc))
         uow = self.store.unit_of_work()
         try:
             seen = uow.seen_messages([e.message_id for e in events])

@@ -1,0 +1,59 @@
+"""Options and helpers shared by the commands that run the engine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import click
+
+from journeyflow.exceptions import JourneyflowError
+from journeyflow.loader import LoadedJourney, load_paths
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_JOURNEYS = "journeys"
+
+
+def journeys_option(func: F) -> F:
+    return click.option(
+        "--journeys", "-j", "journey_paths", multiple=True, type=click.Path(exists=True),
+        help="journey files or folders (default: ./journeys)")(func)
+
+
+def database_option(func: F) -> F:
+    return click.option(
+        "--database", "-d", "database", envvar="JOURNEYFLOW_DATABASE_URL",
+        default="sqlite:///journeyflow.db", show_default=True,
+        help="SQLAlchemy URL, or memory:// (env JOURNEYFLOW_DATABASE_URL)")(func)
+
+
+def load_journeys(paths: tuple[str, ...]) -> list[LoadedJourney]:
+    chosen = list(paths) or [DEFAULT_JOURNEYS]
+    if not paths and not Path(DEFAULT_JOURNEYS).is_dir():
+        raise JourneyflowError("no ./journeys folder here: pass --journeys PATH")
+    loaded = load_paths(chosen)
+    if not loaded:
+        raise JourneyflowError(f"no journey files in {', '.join(chosen)}")
+    return loaded
+
+
+def read_jsonl(stream: IO[str]) -> Iterator[Any]:
+    """Yield each line's JSON; a bad line yields a marker the engine rejects
+    with the line number, so one bad line never stops the file."""
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield _BadLine(number, exc.msg)
+
+
+class _BadLine(dict[str, Any]):
+    """Not an event: parse_event rejects it (no `type`), and the reason says why."""
+
+    def __init__(self, number: int, message: str) -> None:
+        super().__init__(type=f"<line {number} is not JSON: {message}>")
