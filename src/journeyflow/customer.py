@@ -192,8 +192,7 @@ class CustomerRun:
             ordinal=ordinal, state=j.initial, entered_at=at, started_at=at,
             in_holdout=j.holdout > 0 and stable_bucket(cid, j.journey, "holdout") < j.holdout,
         )
-        self.enrolments.append(enrolment)
-        self.uow.add_enrolment(enrolment)
+        self.uow.add_enrolment(enrolment)  # appends to self.enrolments (the same list)
         self._history(enrolment, "enter", None, j.initial, f"event:{event.name}", at)
         self._enter(enrolment, machine, j.initial, at, event, depth, 0)
         return enrolment

@@ -116,7 +116,9 @@ class _MemoryUnitOfWork:
         return self._enrolments[customer_id]
 
     def add_enrolment(self, enrolment: EnrolmentRecord) -> None:
-        self.enrolments(enrolment.customer_id).append(enrolment)
+        listing = self.enrolments(enrolment.customer_id)
+        if not any(e is enrolment for e in listing):
+            listing.append(enrolment)
 
     def touch(self, record: CustomerRecord | EnrolmentRecord) -> None:
         pass  # every loaded record is written back on commit

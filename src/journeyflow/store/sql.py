@@ -232,7 +232,7 @@ class SqlUnitOfWork:
 
     def add_enrolment(self, enrolment: EnrolmentRecord) -> None:
         listing = self.enrolments(enrolment.customer_id)
-        if enrolment not in listing:
+        if not any(e is enrolment for e in listing):
             listing.append(enrolment)
 
     def touch(self, record: CustomerRecord | EnrolmentRecord) -> None:
