@@ -14,8 +14,8 @@
 //   node check.mjs FILE...      each file holds one diagram
 //   node check.mjs -            stdin: JSON [{"name": ..., "text": ...}, ...]
 // Output: one JSON array on stdout, one object per diagram:
-//   {"name", "ok", "error"?, "type"?, "nodes"?: [{id, label, parent, group, shape}],
-//    "edges"?: [{from, to, label}]}
+//   {"name", "ok", "error"?, "type"?,
+//    "nodes"?: [{id, label, parent, group, shape, classes}], "edges"?: [{from, to, label}]}
 // Exit 0 when all parse, 1 when any does not, 2 on a usage error.
 
 import { readFileSync } from "node:fs";
@@ -61,6 +61,7 @@ async function check({ name, text }) {
         parent: n.parentId ?? null,
         group: Boolean(n.isGroup),
         shape: n.shape,
+        classes: String(n.cssClasses ?? "").split(/\s+/).filter((c) => c && !c.startsWith("statediagram")),
       }));
       result.edges = data.edges.map((e) => ({ from: e.start, to: e.end, label: decode(e.label) }));
     }

@@ -1,0 +1,54 @@
+"""Journeys for people: diagrams (`graph.py`) and the customer-path table (`table.py`).
+
+Seed 004 asks that the journey definition *be* the business's table and
+diagram, so both are generated from the same `dsl.Journey` the engine runs.
+The few phrasings both share (how a trigger or a guard reads) live here so a
+diagram and a table never describe the same transition differently.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from journeyflow.dsl import Transition
+
+_SPACE = re.compile(r"\s+")
+
+
+def one_line(text: str) -> str:
+    """Collapse runs of whitespace (newlines included) to single spaces."""
+    return _SPACE.sub(" ", text).strip()
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` on one line, cut to `limit` characters with an ellipsis."""
+    flat = one_line(text)
+    if limit <= 0 or len(flat) <= limit:
+        return flat
+    return flat[: max(limit - 1, 0)].rstrip() + "…"
+
+
+def trigger_text(transition: Transition) -> str:
+    """What fires a transition, in the journey author's own words.
+
+    `order_completed`, `after 120d`, `at month_end(now)` or `split`; durations
+    and CEL are shown as written, since those are what authors search for.
+    """
+    if transition.on is not None:
+        return transition.on
+    if transition.after is not None:
+        return f"after {transition.after.strip()}"
+    if transition.at is not None:
+        return f"at {one_line(transition.at)}"
+    if transition.split is not None:
+        return "split"
+    return "(no trigger)"
+
+
+def guard_text(transition: Transition, limit: int = 0) -> str:
+    """The guard as `when ...` (shortened to `limit` characters when > 0), or ''."""
+    if transition.when is None:
+        return ""
+    return "when " + (shorten(transition.when, limit) if limit else one_line(transition.when))
