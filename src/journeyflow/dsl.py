@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from journeyflow.durations import parse_duration
+from journeyflow.exceptions import DurationError
 
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 STATE_NAME = r"^[A-Za-z_][A-Za-z0-9_-]*$"
@@ -34,7 +35,10 @@ class Model(BaseModel):
 
 
 def _check_duration(value: str) -> str:
-    parse_duration(value)  # raises DurationError (a ValueError for pydantic below)
+    try:
+        parse_duration(value)
+    except DurationError as exc:  # pydantic reports ValueErrors only; others escape
+        raise ValueError(str(exc)) from exc
     return value
 
 
