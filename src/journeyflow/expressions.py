@@ -26,12 +26,13 @@ SCOPE_NAMES = frozenset({"customer", "event", "state", "now"})
 
 # CEL's standard functions and macros (the ones the interpreter provides);
 # anything else must be a journeyflow helper or a plugin's function.
+# Only what the interpreter really implements (bench/bench_cel.py checks): a name
+# allowed here but missing at run time would make every guard using it false.
 STANDARD_FUNCTIONS = frozenset(
-    """size contains startsWith endsWith matches has int uint double string bytes bool
-    timestamp duration dyn type max min exists all exists_one map filter
+    """size contains startsWith endsWith matches has int uint double string bytes
+    timestamp duration dyn type exists all exists_one map filter
     getFullYear getMonth getDate getDayOfMonth getDayOfWeek getDayOfYear getHours
-    getMinutes getSeconds getMilliseconds lowerAscii upperAscii trim split join replace
-    indexOf lastIndexOf substring charAt format""".split()
+    getMinutes getSeconds getMilliseconds""".split()
 )
 HELPER_FUNCTIONS = frozenset(
     {"month_start", "month_end", "next_anniversary", "days_between", "local_time", "days"}
@@ -48,12 +49,15 @@ class Expression:
 
     source: str
     program: Any
+    # the scope names it uses: only those are converted into CEL values, which
+    # is most of an evaluation's cost (a whole customer is ~2.5 us per string)
+    uses: frozenset[str] = SCOPE_NAMES
 
     def evaluate(self, scope: Scope) -> Any:
         """Evaluate; raise ExpressionError for any run-time failure (missing key,
         wrong type). Callers decide what a failure means (a guard counts false)."""
         try:
-            return self.program.execute(scope.context())
+            return self.program.execute(scope.context(self.uses))
         except Exception as exc:  # the interpreter raises several builtin types
             raise ExpressionError(f"{self.source!r} failed: {_short(exc)}") from exc
 
@@ -98,7 +102,7 @@ def compile_expression(
             f"unknown function {unknown_fns[0]!r} in {source!r}; journeyflow adds "
             f"{', '.join(sorted(HELPER_FUNCTIONS))} to CEL's standard functions"
         )
-    return Expression(source, program)
+    return Expression(source, program, frozenset(refs["variables"]) & SCOPE_NAMES)
 
 
 _TYPE_NAMES = frozenset({"int", "uint", "double", "string", "bytes", "bool", "list", "map",
@@ -122,31 +126,37 @@ class Scope:
     def tz(self) -> ZoneInfo | timezone:
         return zone_of(self.zone)
 
-    def context(self) -> cel.Context:
-        variables: dict[str, Any] = {"now": self.now}
-        if self.customer is not None:
-            variables["customer"] = _cel_value(self.customer)
-        if self.event is not None:
-            variables["event"] = _cel_value(self.event)
-        if self.state is not None:
-            variables["state"] = _cel_value(self.state)
-        ctx = cel.Context(variables=variables, functions=helpers(self.now, self.tz()))
+    def context(self, uses: frozenset[str] = SCOPE_NAMES) -> cel.Context:
+        variables: dict[str, Any] = {"now": _cel_value(self.now)}
+        for name in ("customer", "event", "state"):
+            value = getattr(self, name)
+            if value is not None and name in uses:
+                variables[name] = _cel_value(value)
+        functions = helpers(self.now, self.tz())
         for name, fn in (self.extra_functions or {}).items():
-            ctx.add_function(name, fn)
-        return ctx
+            functions[name] = _normalised(fn)
+        return cel.Context(variables=variables, functions=functions)
 
 
 def _cel_value(value: Any) -> Any:
-    """CEL has no naive datetimes and no tuples; normalise what we pass in."""
+    """What the interpreter accepts: no tuples, and datetimes in UTC (it cannot
+    convert a naive one, nor one whose tzinfo is a ZoneInfo)."""
     if isinstance(value, Mapping):
         return {str(k): _cel_value(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_cel_value(v) for v in value]
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
     if isinstance(value, date) and not isinstance(value, datetime):
         return value.isoformat()
     return value
+
+
+def _normalised(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A plugin's function whose results pass through the same normalising."""
+    return lambda *args: _cel_value(fn(*args))
 
 
 def zone_of(name: str | None) -> ZoneInfo | timezone:
