@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from journeyflow.types import Effect
+
+__all__ = ["CustomerRecord", "Effect", "EnrolmentRecord", "HistoryRecord"]
+
 
 @dataclass
 class CustomerRecord:
@@ -62,24 +66,3 @@ class HistoryRecord:
     cause: str  # "event:order_completed", "timer:after 120d", "split", ...
     at: datetime
     detail: str | None = None
-
-
-@dataclass(frozen=True)
-class Effect:
-    """Something to do outside: a send or a task, queued in the outbox.
-
-    `key` is deterministic (journey, version, customer, enrolment, transition
-    sequence, action index), so a channel can drop a repeated delivery."""
-
-    key: str
-    channel: str
-    customer_id: str
-    journey: str
-    version: int
-    enrolment_id: str
-    created_at: datetime
-    template: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    status: str = "pending"  # pending | sent | failed | suppressed
-    attempts: int = 0
-    last_error: str | None = None

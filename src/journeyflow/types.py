@@ -1,0 +1,148 @@
+"""Frozen records plugins return and receive.
+
+Registration hooks return these (never loose dicts); observer hooks receive
+them. They sit at the bottom of the layers: anything may import them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Something to do outside: a send or a task, queued in the outbox.
+
+    `key` is deterministic (journey, version, customer, enrolment, transition
+    sequence, action index), so a channel can drop a repeated delivery."""
+
+    key: str
+    channel: str
+    customer_id: str
+    journey: str
+    version: int
+    enrolment_id: str
+    created_at: datetime
+    template: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    status: str = "pending"  # pending | sent | failed | suppressed
+    attempts: int = 0
+    last_error: str | None = None
+
+
+DeliveryStatus = Literal["sent", "temporary_failure", "permanent_failure"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A channel's answer: sent, or failed for now (retry later) or for good."""
+
+    status: DeliveryStatus
+    detail: str | None = None
+
+    @classmethod
+    def sent(cls, detail: str | None = None) -> Delivery:
+        return cls("sent", detail)
+
+    @classmethod
+    def retry(cls, detail: str) -> Delivery:
+        return cls("temporary_failure", detail)
+
+    @classmethod
+    def give_up(cls, detail: str) -> Delivery:
+        return cls("permanent_failure", detail)
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Delivers effects: e-mail, SMS, webhook, a task for a person...
+
+    `deliver` must be idempotent on `effect.key` and must not block longer than
+    `timeout` seconds; it returns a Delivery instead of raising for expected
+    failures."""
+
+    name: str
+    deliver: Callable[[Effect], Delivery]
+    description: str = ""
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    """What a segmenter sees of one customer: attributes and their events."""
+
+    customer_id: str
+    attributes: Mapping[str, Any]
+    events: tuple[Mapping[str, Any], ...]  # Segment-style dicts, oldest first
+
+
+@dataclass(frozen=True)
+class Segmenter:
+    """Puts customers into named segments (`<segmenter>:<segment>` in journeys)."""
+
+    name: str
+    segments: tuple[str, ...]
+    compute: Callable[[Iterable[CustomerFacts], datetime], Mapping[str, frozenset[str]]]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class KpiCollector:
+    """Computes one indicator from events over a window (None: not enough data)."""
+
+    name: str
+    title: str
+    compute: Callable[[Iterable[Mapping[str, Any]], datetime, datetime], float | None]
+    unit: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Vertical:
+    """A business vertical (seed 000) with its defaults."""
+
+    id: str
+    title: str
+    default_kpis: tuple[str, ...] = ()
+    segment_thresholds: Mapping[str, Any] = field(default_factory=dict)
+    journey_templates: tuple[str, ...] = ()  # paths of journey YAML files shipped by the plugin
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CelFunction:
+    """An extra function for journey CEL (names must not clash with CEL's or ours)."""
+
+    name: str
+    function: Callable[..., Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TransitionInfo:
+    """Told to observers after a customer moved (after commit)."""
+
+    customer_id: str
+    journey: str
+    version: int
+    enrolment_id: str
+    from_state: str | None  # None when the customer just entered
+    to_state: str
+    cause: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class EnrolmentEnded:
+    """Told to observers after an enrolment completed, exited or converted."""
+
+    customer_id: str
+    journey: str
+    version: int
+    enrolment_id: str
+    status: str
+    reason: str | None
+    at: datetime
