@@ -264,6 +264,22 @@ class CustomerRun:
         self._history(enrolment, kind, enrolment.state, None, reason, at, status)
         self.notifications.append(Notification("enrolment_ended", enrolment=enrolment))
 
+    def migrate(self, enrolment: EnrolmentRecord, target: JourneyMachine, state: str) -> None:
+        """Move an enrolment to another version's state: no actions run; the
+        state's timers are recomputed from the original entry time."""
+        source, version = enrolment.state, enrolment.version
+        enrolment.version = target.version
+        enrolment.state = state
+        enrolment.seq += 1
+        enrolment.timers = []
+        for timer in target.timers_of[state]:
+            due = self._due(timer, enrolment, target, None, enrolment.entered_at)
+            if due is not None:
+                enrolment.timers.append((timer.index, due))
+        self.uow.touch(enrolment)
+        self._history(enrolment, "migrate", source, state,
+                      f"migration:v{version}->v{target.version}", enrolment.entered_at)
+
     # --- actions -------------------------------------------------------------
 
     def _actions(self, enrolment: EnrolmentRecord, machine: JourneyMachine,
