@@ -47,7 +47,7 @@ def retail_customer(rng: random.Random, cid: str, start: datetime,
         order_no += 1
         events.append(_track(cid, t, "order_completed", {
             "order_id": f"{cid}-o{order_no}", "total": round(rng.lognormvariate(4, 0.8), 2),
-            "coupon_code": rng.choice([None, None, None, "PRIMEIRA10", "NIVER15"]),
+            "coupon": rng.choice([None, None, None, None, "WELCOME10", "BDAY15"]),
             "items": rng.randrange(1, 5)}))
         t += timedelta(days=rng.expovariate(1 / rhythm))
     for _ in range(rng.randrange(0, 8)):
