@@ -56,11 +56,12 @@ How a test runs
 
 from __future__ import annotations
 
+import dataclasses
 import time as _time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -78,7 +79,7 @@ if TYPE_CHECKING:
     from journeyflow.engine import Engine
     from journeyflow.store.records import EnrolmentRecord
 
-DEFAULT_START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
 
 Outcome = Literal["passed", "failed", "error"]
@@ -126,7 +127,13 @@ class JourneyCase:
 
     @cached_property
     def _lines(self) -> tuple[int | None, list[int | None]]:
-        return _test_lines(self.source, self.index, len(self.test.steps))
+        steps = len(self.test.steps)
+        positions = getattr(self.journey, "positions", None)  # kept by the loader
+        if positions is not None and self.source == self.journey.source:
+            at = ("tests", self.index)
+            return positions.at(at)[0], [positions.at((*at, "steps", i))[0]
+                                         for i in range(steps)]
+        return _test_lines(self.source, self.index, steps)
 
     @property
     def line(self) -> int | None:
@@ -163,11 +170,15 @@ class Collected:
 
 
 def collect(paths: Sequence[str | Path], *, with_all: bool = False,
-            keyword: str | None = None) -> Collected:
+            keyword: str | None = None, context: Sequence[LoadedJourney] = ()) -> Collected:
     """Find the journey tests of `paths` (files or folders, searched recursively).
 
-    :param with_all: run each test with every journey of the paths loaded
+    :param with_all: run each test with every journey of the paths (and of
+        `context`) loaded, not only the journey under test
     :param keyword: keep only tests whose id (`path::name`) contains it, ignoring case
+    :param context: more journeys that test files may name and `with_all`
+        loads, whose own tests are not collected (the pytest plugin passes the
+        journeys next to the file it collects)
     """
     files: list[Path] = []  # in the order given; a folder's files by name
     for raw in paths:
@@ -195,7 +206,7 @@ def collect(paths: Sequence[str | Path], *, with_all: bool = False,
     for p in files:
         if is_test_file(p):
             try:
-                by_file[p] = load_test_file(p, out.journeys)
+                by_file[p] = load_test_file(p, [*out.journeys, *context])
             except JourneyTestError as exc:
                 by_file[p] = CollectError(p.as_posix(), str(exc))
     for p in files:
@@ -207,10 +218,13 @@ def collect(paths: Sequence[str | Path], *, with_all: bool = False,
             if keyword and keyword.lower() not in case.nodeid.lower():
                 continue
             if with_all:
-                others = tuple(j for j in out.journeys
-                               if j.journey.journey != case.journey.journey)
-                case = JourneyCase(case.path, case.index, case.test, case.journey,
-                                   (case.journey, *others), case.source)
+                ids = {case.journey.journey.journey}
+                others = []
+                for j in [*out.journeys, *context]:
+                    if j.journey.journey not in ids:
+                        ids.add(j.journey.journey)
+                        others.append(j)
+                case = dataclasses.replace(case, loaded=(case.journey, *others))
             out.cases.append(case)
     return out
 
@@ -230,13 +244,7 @@ def load_test_file(path: str | Path, journeys: Sequence[LoadedJourney] = ()
         raise JourneyTestError(f"{p.as_posix()}: cannot read YAML: {exc}") from exc
     journey = _find(parsed.journey, journeys)
     if journey is None:
-        siblings = []
-        for f in journey_files([p.parent]):
-            try:
-                siblings.append(_load_journey(f))
-            except JourneyTestError:
-                continue  # reported when that file is collected itself
-        journey = _find(parsed.journey, siblings)
+        journey = _find(parsed.journey, load_journeys([p.parent]))
     if journey is None:
         known = sorted({j.journey.journey for j in journeys})
         raise JourneyTestError(
@@ -245,6 +253,18 @@ def load_test_file(path: str | Path, journeys: Sequence[LoadedJourney] = ()
             "folder as a PATH")
     return [JourneyCase(p.as_posix(), i, t, journey, (journey,), text)
             for i, t in enumerate(parsed.tests)]
+
+
+def load_journeys(paths: Sequence[str | Path]) -> list[LoadedJourney]:
+    """The journey files of `paths` that load; the others are left out (they
+    are reported where their own tests are collected)."""
+    out = []
+    for f in journey_files(list(paths)):
+        try:
+            out.append(_load_journey(f))
+        except JourneyTestError:
+            continue
+    return out
 
 
 def _load_journey(p: Path) -> LoadedJourney:
@@ -563,9 +583,11 @@ def _engine(journeys: list[LoadedJourney], store: Any, clock: VirtualClock,
     # TODO: replace with a public engine hook carrying (state, index).
     from journeyflow.customer import CustomerRun
 
+    seen = taken
+
     class _Watched(CustomerRun):
         def _apply(self, enrolment: Any, machine: Any, transition: Any, *args: Any) -> None:
-            taken.add((machine.id, transition.state, transition.index))
+            seen.add((machine.id, transition.state, transition.index))
             super()._apply(enrolment, machine, transition, *args)
 
     class _WatchedEngine(Engine):
