@@ -28,9 +28,13 @@ class Effect:
     created_at: datetime
     template: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
-    status: str = "pending"  # pending | sent | failed | suppressed
+    status: str = "pending"  # pending | sent | failed | suppressed (tasks also: done)
     attempts: int = 0
     last_error: str | None = None
+    # The customer's attributes, filled in by the dispatcher just before
+    # delivery (never stored): a channel finds `email` or `phone` here when the
+    # journey did not put `to:` in `data`.
+    customer: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 DeliveryStatus = Literal["sent", "temporary_failure", "permanent_failure"]
