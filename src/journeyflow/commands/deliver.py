@@ -1,0 +1,36 @@
+"""`journeyflow deliver`: hand the outbox's pending effects to their channels, once."""
+
+from __future__ import annotations
+
+import click
+
+from journeyflow.clock import SystemClock
+from journeyflow.commands._common import database_option
+from journeyflow.outbox import dispatch
+from journeyflow.plugins import Registry, build_manager
+from journeyflow.store import open_store
+
+
+@click.command("deliver")
+@database_option
+@click.option("--limit", default=1000, show_default=True, help="deliveries in this run at most")
+@click.option("--max-attempts", default=5, show_default=True,
+              help="a temporary failure on this attempt fails the effect")
+def command(database: str, limit: int, max_attempts: int) -> None:
+    """Deliver pending effects (sends, tasks) whose time has come, then print counts.
+
+    A temporary failure stays pending and is retried by a later run after an
+    exponential backoff; a permanent one, or an unknown channel, fails the
+    effect. Run it after `ingest`, or every minute from cron.
+    """
+    store = open_store(database)
+    try:
+        registry = Registry.from_manager(build_manager())
+        report = dispatch(store, registry, clock=SystemClock(), limit=limit,
+                          max_attempts=max_attempts)
+    finally:
+        store.close()
+    for channel, counts in sorted(report.by_channel.items()):
+        shown = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+        click.echo(f"  {channel}: {shown}")
+    click.echo(report.summary())
