@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from journeyflow.cli import main
 from journeyflow.dsl import Journey
-from journeyflow.loader import load_file, load_text
+from journeyflow.loader import load_file
 from journeyflow.render import graph as graph_module
 from journeyflow.render.graph import (
     END,
@@ -215,7 +215,8 @@ def test_dot_parses_with_pydot(path: Path) -> None:
         for e in graph.edges
         if e.target != END
     ]
-    assert edges == expected
+    # pydot keeps edges grouped by their ends, not in file order
+    assert sorted(edges) == sorted(expected)
 
 
 def test_pydot_rejects_broken_dot() -> None:
@@ -287,11 +288,18 @@ def test_dot_string_escapes_quotes_backslashes_and_newlines() -> None:
 
 
 def test_undefined_target_gets_a_marked_box() -> None:
-    loaded = load_text(
-        "journey: broken\nversion: 1\nentry: {on: x}\ninitial: a\n"
-        "states:\n  a:\n    transitions:\n      - {on: go, to: nowhere}\n"
+    """The loader refuses such a file; a diagram of one (built from the models
+    directly) still draws, showing the mistake."""
+    journey = Journey.model_validate(
+        {
+            "journey": "broken",
+            "version": 1,
+            "entry": {"on": "x"},
+            "initial": "a",
+            "states": {"a": {"transitions": [{"on": "go", "to": "nowhere"}]}},
+        }
     )
-    graph = build_graph(loaded.journey)
+    graph = build_graph(journey)
     node = graph.node("s_nowhere")
     assert node.kind == "undefined" and "undefined" in node.label
 
