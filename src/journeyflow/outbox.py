@@ -211,14 +211,17 @@ class SentKeys:
         self.channel = channel
         self._memory: set[str] = set()
         self._lock = threading.Lock()
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as conn, conn:
-                conn.execute("CREATE TABLE IF NOT EXISTS sent_keys (channel TEXT NOT NULL, "
-                             "key TEXT NOT NULL, detail TEXT, PRIMARY KEY (channel, key))")
+        self._ready = False
 
     def _connect(self) -> closing[sqlite3.Connection]:
+        # created on first use, so listing plugins never writes files
         assert self.path is not None
+        if not self._ready:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with closing(sqlite3.connect(self.path, timeout=30)) as conn, conn:
+                conn.execute("CREATE TABLE IF NOT EXISTS sent_keys (channel TEXT NOT NULL, "
+                             "key TEXT NOT NULL, detail TEXT, PRIMARY KEY (channel, key))")
+            self._ready = True
         return closing(sqlite3.connect(self.path, timeout=30))
 
     def __contains__(self, key: object) -> bool:
