@@ -266,10 +266,11 @@ class LocalHTTPServer:
             self._release.set()
 
     def accepted(self, key: str, header: str = "Idempotency-Key") -> int:
-        """Requests answered 2xx whose `header` equals `key`."""
+        """Requests answered 2xx whose `header` equals `key` (recorded header
+        names are lower-cased)."""
         with self._lock:
             return sum(1 for r in self.requests
-                       if r["headers"].get(header) == key  # type: ignore[attr-defined]
+                       if r["headers"].get(header.lower()) == key  # type: ignore[attr-defined]
                        and 200 <= r["status"] < 300)  # type: ignore[operator]
 
     def _handler(self) -> type:
@@ -297,7 +298,7 @@ class LocalHTTPServer:
                 with owner._lock:
                     number = len(owner.requests) + 1
                     owner.requests.append({"method": "POST", "path": self.path,
-                                           "headers": dict(self.headers.items()),
+                                           "headers": {k.lower(): v for k, v in self.headers.items()},
                                            "body": body, "status": status})
                 answer = (b'{"id": "msg-%d"}' % number) if status == 200 else b'{"error": "no"}'
                 self.send_response(status)
