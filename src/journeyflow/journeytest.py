@@ -40,10 +40,11 @@ How a test runs
     - `expect: {customer: ..., ...}` — check where the customer stands:
       `state`, `status` and `stage` of the customer's latest enrolment in the
       journey under test (the one with `key:` in a keyed journey); `sent`,
-      every message sent to the customer so far in this test, in order and
-      exactly (holdout sends are suppressed, so they are not "sent"; tasks are
-      sends on the `task` channel, matched as `{channel: task}`); a `template`
-      left out matches any template of that channel; `sent_include`, these
+      every message sent to the customer so far in this test, exactly, in the
+      order the engine queued them in the outbox (holdout sends are
+      suppressed, so they are not "sent"; tasks are sends on the `task`
+      channel, matched as `{channel: task}`); a `template` left out matches
+      any template of that channel; `sent_include`, these
       sends in this order, others allowed between; `not_sent`, none of these;
       `attributes`, these customer attributes with these values (others
       allowed); `in_holdout`; `enrolled` (false: no enrolment at all).
@@ -507,9 +508,10 @@ class _CaseRun:
         return out
 
     def _sends(self, customer_id: str) -> list[_Sent]:
-        effects = [e for e in self.engine.effects(customer_id) if e.status != "suppressed"]
+        # in outbox order, the order the engine queued them: sorting by
+        # created_at would hide a transition stamped earlier than its cause
         return [_Sent(e.channel, e.template, e.created_at, e.journey)
-                for e in sorted(effects, key=lambda e: e.created_at)]  # stable: outbox order
+                for e in self.engine.effects(customer_id) if e.status != "suppressed"]
 
     def _report(self, exp: dsl.Expectation, problems: list[str],
                 mine: list[EnrolmentRecord]) -> str:
