@@ -1,0 +1,161 @@
+"""The `sms` channel: text messages through a provider-style HTTP API.
+
+Each effect is `POST {base_url}/messages` with JSON `{"to", "body", "from",
+"reference"}` (`reference` is the effect key), `Authorization: Bearer
+<token>` and `Idempotency-Key: <effect key>`.
+
+Configuration (environment, read when the plugins are loaded):
+
+    JOURNEYFLOW_SMS_BASE_URL   the provider's API root (required)
+    JOURNEYFLOW_SMS_TOKEN      bearer token (required)
+    JOURNEYFLOW_SMS_FROM       sender id or number (optional)
+    JOURNEYFLOW_SMS_TEMPLATES  folder of `<template>.txt` Jinja2 files (default templates/sms)
+    JOURNEYFLOW_SMS_TIMEOUT    seconds, default 10
+
+The recipient is `data.to` (journeys write `to: '=customer.phone'`), else the
+customer's `phone` attribute. The text is `data.body`, else the template
+`<template>.txt` rendered with the send's `data` (StrictUndefined: a missing
+value fails the effect, naming it). Answers are classified as for webhooks:
+2xx sent; 408, 429, 5xx and network trouble temporary; other 4xx permanent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from journeyflow.outbox import SentKeys, state_dir
+from journeyflow.plugins import hookimpl
+from journeyflow.types import Channel, Delivery, Effect
+
+__version__ = "0.1.0"
+NAME = "sms"
+
+
+@dataclass(frozen=True)
+class SmsConfig:
+    base_url: str | None = None
+    token: str | None = None
+    sender: str | None = None
+    templates: Path = Path("templates/sms")
+    timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmsConfig:
+        env = os.environ if environ is None else environ
+        return cls(base_url=env.get("JOURNEYFLOW_SMS_BASE_URL") or None,
+                   token=env.get("JOURNEYFLOW_SMS_TOKEN") or None,
+                   sender=env.get("JOURNEYFLOW_SMS_FROM") or None,
+                   templates=Path(env.get("JOURNEYFLOW_SMS_TEMPLATES") or "templates/sms"),
+                   timeout=float(env.get("JOURNEYFLOW_SMS_TIMEOUT") or 10))
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def classify(status: int, reason: str = "") -> Delivery:
+    text = f"HTTP {status} {reason}".strip()
+    if 200 <= status < 300:
+        return Delivery.sent(text)
+    if status in (408, 429) or status >= 500:
+        return Delivery.retry(text)
+    if status in (401, 403):  # a configuration problem: fixable, so retry later
+        return Delivery.retry(f"{text}: check JOURNEYFLOW_SMS_TOKEN")
+    return Delivery.give_up(text)
+
+
+class SmsChannel:
+    """Sends one SMS per effect; idempotent through `sent`."""
+
+    def __init__(self, config: SmsConfig, sent: SentKeys) -> None:
+        self.config = config
+        self.sent = sent
+        self._templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(config.templates), autoescape=False,  # plain text
+            undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
+
+    def __call__(self, effect: Effect) -> Delivery:
+        if effect.key in self.sent:
+            return Delivery.sent("already delivered")
+        if not self.config.base_url or not self.config.token:
+            return Delivery.retry("set JOURNEYFLOW_SMS_BASE_URL and JOURNEYFLOW_SMS_TOKEN")
+        to = effect.data.get("to") or effect.customer.get("phone")
+        if not to:
+            return Delivery.give_up(f"no phone number for customer {effect.customer_id!r}: "
+                                    "put `to: '=customer.phone'` in the send's data")
+        body = self._body(effect)
+        if isinstance(body, Delivery):
+            return body
+        message = {"to": str(to), "body": body, "reference": effect.key}
+        if self.config.sender:
+            message["from"] = self.config.sender
+        delivery = self._post(json.dumps(message).encode(), effect.key)
+        if delivery.status == "sent":
+            self.sent.add(effect.key, delivery.detail)
+        return delivery
+
+    def _body(self, effect: Effect) -> str | Delivery:
+        if effect.data.get("body"):
+            return str(effect.data["body"])
+        if not effect.template:
+            return Delivery.give_up("an SMS needs `template:` or `body` in data")
+        name = f"{effect.template}.txt"
+        try:
+            template = self._templates.get_template(name)
+            return template.render(**effect.data, customer_id=effect.customer_id).strip()
+        except jinja2.TemplateNotFound:
+            return Delivery.give_up(f"no SMS template {name!r} in {self.config.templates}")
+        except jinja2.TemplateError as exc:
+            return Delivery.give_up(f"SMS template {name!r}: {exc}")
+
+    def _post(self, body: bytes, key: str) -> Delivery:
+        url = f"{str(self.config.base_url).rstrip('/')}/messages"
+        request = urllib.request.Request(url, data=body, method="POST", headers={
+            "Content-Type": "application/json", "Authorization": f"Bearer {self.config.token}",
+            "Idempotency-Key": key, "User-Agent": f"journeyflow-sms/{__version__}"})
+        try:
+            with _OPENER.open(request, timeout=self.config.timeout) as response:
+                answer = response.read()
+                delivery = classify(response.status, response.reason)
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return classify(exc.code, str(exc.reason))
+        except urllib.error.URLError as exc:
+            return Delivery.retry(f"{url}: {exc.reason}")
+        except TimeoutError:
+            return Delivery.retry(f"{url}: no answer within {self.config.timeout:g}s")
+        except ValueError as exc:
+            return Delivery.give_up(f"bad SMS API URL {url!r}: {exc}")
+        except OSError as exc:
+            return Delivery.retry(f"{url}: {type(exc).__name__}: {exc}")
+        try:
+            provider_id = json.loads(answer).get("id")
+        except (ValueError, AttributeError):
+            provider_id = None
+        return Delivery.sent(f"provider id {provider_id}") if provider_id else delivery
+
+
+def make_channel(config: SmsConfig | None = None, sent: SentKeys | None = None) -> Channel:
+    """The `sms` Channel (configuration from the environment by default)."""
+    config = config or SmsConfig.from_env()
+    sent = sent or SentKeys(state_dir() / "sent-keys.sqlite3", NAME)
+    return Channel(NAME, deliver=SmsChannel(config, sent),
+                   description="SMS through a provider's HTTP API", timeout=config.timeout)
+
+
+@hookimpl
+def journeyflow_channels() -> Iterable[Channel]:
+    return [make_channel()]
