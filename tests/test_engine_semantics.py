@@ -343,3 +343,24 @@ def test_a_repeated_message_id_is_ignored() -> None:
     assert engine.ingest([event, event]).duplicates == 1
     assert engine.ingest([event]).duplicates == 1
     assert len(engine.history("c")) == 1
+
+
+def test_an_at_timer_already_past_on_entry_fires_at_the_entry_moment() -> None:
+    journey = """
+journey: late
+version: 1
+entry: {on: [booked]}
+initial: booked
+states:
+  booked:
+    transitions:
+      - {at: 'timestamp(event.properties.visit) - duration("24h")', to: reminded}
+  reminded:
+    on_enter: [{send: email, template: reminder}]
+    final: true
+"""
+    engine = engine_for(journey)
+    engine.ingest([track("c", "booked", "2026-01-01T14:01:00Z", visit="2026-01-02T13:00:00Z")])
+    (effect,) = engine.effects("c")
+    assert effect.created_at == at("2026-01-01T14:01:00Z")  # not 13:00, before the booking
+    assert state_of(engine, "c") == ("reminded", "completed")

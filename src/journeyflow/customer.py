@@ -252,7 +252,8 @@ class CustomerRun:
             self._note_error(enrolment, at, f"`at: {timer.spec.at}` gave {value!r}, "
                              "not a timestamp: no timer set")
             return None
-        return value if value.tzinfo else value.replace(tzinfo=at.tzinfo)
+        value = value if value.tzinfo else value.replace(tzinfo=at.tzinfo)
+        return max(value, at)  # a due time already past on entry fires at once, then
 
     def _end(self, enrolment: EnrolmentRecord, status: str, reason: str, at: datetime) -> None:
         enrolment.status = status
