@@ -1,0 +1,235 @@
+"""The `email` channel: SMTP, Jinja2 templates, one message per effect key.
+
+Configuration (environment, read when the plugins are loaded):
+
+    JOURNEYFLOW_SMTP_HOST       default localhost
+    JOURNEYFLOW_SMTP_PORT       default 465 with SSL, 587 with STARTTLS, else 25
+    JOURNEYFLOW_SMTP_STARTTLS   1/true: upgrade the connection with STARTTLS
+    JOURNEYFLOW_SMTP_SSL        1/true: implicit TLS from the first byte (SMTPS)
+    JOURNEYFLOW_SMTP_USERNAME   log in when set (with JOURNEYFLOW_SMTP_PASSWORD)
+    JOURNEYFLOW_SMTP_PASSWORD
+    JOURNEYFLOW_SMTP_FROM       the From address (required), e.g. 'Salon <hi@example.com>'
+    JOURNEYFLOW_SMTP_CAFILE     CA bundle to verify the server with (default: the system's)
+    JOURNEYFLOW_SMTP_TIMEOUT    seconds, default 10
+    JOURNEYFLOW_EMAIL_TEMPLATES the template folder, default templates/email
+
+Templates, for a send with `template: welcome`: `welcome.subject.txt` (one
+line), `welcome.html`, and optionally `welcome.txt` (a plain-text
+alternative). They are rendered with the send's `data`, plus `customer` (the
+customer's attributes), `customer_id`, `journey` and `effect_key`; a value
+the template uses but nobody gave fails the effect (StrictUndefined), naming
+it. HTML is autoescaped; `.txt` files are not (they are plain text).
+
+The recipient is `data.to` (journeys write `to: '=customer.email'`), else the
+customer's `email` attribute. `Message-ID` is `<effect key@from domain>`.
+
+Delivery guarantee: a key the SMTP server accepted is recorded in a local
+sent-keys file (`JOURNEYFLOW_STATE_DIR`, default `.journeyflow/`) and never
+sent again from that file. A crash after the server accepted and before the
+record is written can send once more; the repeated Message-ID lets mail
+systems drop it. Keep the state folder on persistent storage, one per deployment.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from journeyflow.outbox import SentKeys, state_dir
+from journeyflow.plugins import hookimpl
+from journeyflow.types import Channel, Delivery, Effect
+
+__version__ = "0.1.0"
+NAME = "email"
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "localhost"
+    port: int | None = None
+    starttls: bool = False
+    ssl: bool = False
+    username: str | None = None
+    password: str | None = None
+    sender: str | None = None
+    cafile: str | None = None
+    timeout: float = 10.0
+    templates: Path = Path("templates/email")
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (465 if self.ssl else 587 if self.starttls else 25)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpConfig:
+        env = os.environ if environ is None else environ
+        port = env.get("JOURNEYFLOW_SMTP_PORT")
+        return cls(
+            host=env.get("JOURNEYFLOW_SMTP_HOST") or "localhost",
+            port=int(port) if port else None,
+            starttls=_flag(env.get("JOURNEYFLOW_SMTP_STARTTLS")),
+            ssl=_flag(env.get("JOURNEYFLOW_SMTP_SSL")),
+            username=env.get("JOURNEYFLOW_SMTP_USERNAME") or None,
+            password=env.get("JOURNEYFLOW_SMTP_PASSWORD") or None,
+            sender=env.get("JOURNEYFLOW_SMTP_FROM") or None,
+            cafile=env.get("JOURNEYFLOW_SMTP_CAFILE") or None,
+            timeout=float(env.get("JOURNEYFLOW_SMTP_TIMEOUT") or 10),
+            templates=Path(env.get("JOURNEYFLOW_EMAIL_TEMPLATES") or "templates/email"),
+        )
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str | None
+
+
+class Templates:
+    """`<name>.subject.txt`, `<name>.html` and optional `<name>.txt` in a folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(folder),
+            # autoescape on everywhere but plain-text files (subject, .txt)
+            autoescape=jinja2.select_autoescape(disabled_extensions=("txt",), default=True,
+                                                default_for_string=True),
+            undefined=jinja2.StrictUndefined)
+
+    def render(self, name: str, context: Mapping[str, Any]) -> Rendered:
+        subject = self.env.get_template(f"{name}.subject.txt").render(context)
+        html = self.env.get_template(f"{name}.html").render(context)
+        try:
+            text: str | None = self.env.get_template(f"{name}.txt").render(context)
+        except jinja2.TemplateNotFound:
+            text = None
+        return Rendered(" ".join(subject.split()), html, text)
+
+
+def message_id(key: str, sender: str) -> str:
+    """`<key@domain of the From address>`: stable, so a resend is recognisable."""
+    address = parseaddr(sender)[1]
+    domain = address.rpartition("@")[2] if "@" in address else "journeyflow.invalid"
+    return f"<{key}@{domain}>"
+
+
+class EmailChannel:
+    """Renders and sends one message per effect; idempotent through `sent`."""
+
+    def __init__(self, config: SmtpConfig, sent: SentKeys) -> None:
+        self.config = config
+        self.sent = sent
+        self.templates = Templates(config.templates)
+
+    def __call__(self, effect: Effect) -> Delivery:
+        if effect.key in self.sent:
+            return Delivery.sent("already delivered")
+        if not self.config.sender:
+            return Delivery.retry("JOURNEYFLOW_SMTP_FROM is not set: the From address")
+        message = self.build(effect)
+        if isinstance(message, Delivery):
+            return message
+        delivery = self._send(message)
+        if delivery.status == "sent":
+            self.sent.add(effect.key, delivery.detail)
+        return delivery
+
+    def build(self, effect: Effect) -> EmailMessage | Delivery:
+        """The message for an effect, or a permanent failure saying why not."""
+        to = effect.data.get("to") or effect.customer.get("email")
+        if not to:
+            return Delivery.give_up(f"no e-mail address for customer {effect.customer_id!r}: "
+                                    "put `to: '=customer.email'` in the send's data")
+        if not effect.template:
+            return Delivery.give_up("an e-mail needs `template:`")
+        context = {"customer": dict(effect.customer), "customer_id": effect.customer_id,
+                   "journey": effect.journey, "effect_key": effect.key, **effect.data}
+        try:
+            rendered = self.templates.render(effect.template, context)
+        except jinja2.TemplateNotFound as exc:
+            return Delivery.give_up(f"e-mail template {exc.name!r} not found in "
+                                    f"{self.config.templates} (JOURNEYFLOW_EMAIL_TEMPLATES)")
+        except jinja2.TemplateError as exc:
+            return Delivery.give_up(f"e-mail template {effect.template!r}: {exc}")
+        assert self.config.sender is not None
+        msg = EmailMessage()
+        msg["From"] = self.config.sender
+        msg["To"] = str(to)
+        msg["Subject"] = rendered.subject
+        msg["Date"] = formatdate(localtime=False)
+        msg["Message-ID"] = message_id(effect.key, self.config.sender)
+        msg["X-Journeyflow-Effect-Key"] = effect.key
+        if rendered.text is not None:
+            msg.set_content(rendered.text)
+            msg.add_alternative(rendered.html, subtype="html")
+        else:
+            msg.set_content(rendered.html, subtype="html")
+        return msg
+
+    def _context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.config.cafile)
+
+    def _send(self, msg: EmailMessage) -> Delivery:
+        cfg = self.config
+        where = f"{cfg.host}:{cfg.effective_port}"
+        try:
+            smtp: smtplib.SMTP = (
+                smtplib.SMTP_SSL(cfg.host, cfg.effective_port, timeout=cfg.timeout,
+                                 context=self._context())
+                if cfg.ssl else smtplib.SMTP(cfg.host, cfg.effective_port, timeout=cfg.timeout))
+            with smtp:
+                if cfg.starttls and not cfg.ssl:
+                    smtp.starttls(context=self._context())
+                if cfg.username:
+                    smtp.login(cfg.username, cfg.password or "")
+                smtp.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            return _by_code(code, f"{where} refused the recipient: {code} {_text(text)}")
+        except smtplib.SMTPAuthenticationError as exc:  # fixable configuration: retry later
+            return Delivery.retry(f"{where} refused the login ({exc.smtp_code} "
+                                  f"{_text(exc.smtp_error)}): check JOURNEYFLOW_SMTP_USERNAME "
+                                  "and JOURNEYFLOW_SMTP_PASSWORD")
+        except smtplib.SMTPNotSupportedError as exc:
+            return Delivery.retry(f"{where}: {exc}; check JOURNEYFLOW_SMTP_STARTTLS/SSL")
+        except smtplib.SMTPResponseException as exc:
+            return _by_code(exc.smtp_code, f"{where}: {exc.smtp_code} {_text(exc.smtp_error)}")
+        except (smtplib.SMTPException, OSError) as exc:  # timeouts, TLS, disconnects
+            return Delivery.retry(f"{where}: {type(exc).__name__}: {exc}")
+        return Delivery.sent(f"accepted by {where}")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _by_code(code: int, detail: str) -> Delivery:
+    return Delivery.give_up(detail) if 500 <= code < 600 else Delivery.retry(detail)
+
+
+def make_channel(config: SmtpConfig | None = None, sent: SentKeys | None = None) -> Channel:
+    """The `email` Channel (configuration from the environment by default)."""
+    config = config or SmtpConfig.from_env()
+    sent = sent or SentKeys(state_dir() / "sent-keys.sqlite3", NAME)
+    return Channel(NAME, deliver=EmailChannel(config, sent),
+                   description="e-mail over SMTP from Jinja2 templates",
+                   timeout=config.timeout)
+
+
+@hookimpl
+def journeyflow_channels() -> Iterable[Channel]:
+    return [make_channel()]
