@@ -49,7 +49,7 @@ def test_migrations_create_exactly_the_declared_tables(tmp_path: Path) -> None:
         assert {i["name"] for i in found.get_indexes(table.name)} >= {
             i.name for i in table.indexes}
     with store.engine.connect() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0001"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002"
     SqlStore(f"sqlite:///{tmp_path / 'm.db'}")  # upgrading an up-to-date file is a no-op
 
 
@@ -111,3 +111,24 @@ def test_postgresql_and_memory_store_agree(pg_url: str) -> None:
         assert _snapshot(store) == _snapshot(MemoryStore())
     finally:
         store.close()
+
+
+def test_a_version_0001_database_upgrades_in_place(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = create_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", "journeyflow.store:migrations")
+    with old.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(text(
+            "insert into outbox (effect_key, channel, customer_id, journey, version, "
+            "enrolment_id, created_at, data, status, attempts) values "
+            "('k', 'email', 'c', 'j', 1, 'e', '2026-01-01 00:00:00', '{}', 'pending', 0)"))
+    old.dispose()
+    store = SqlStore(url)  # upgrades to head
+    (effect,) = store.get_effects()
+    assert (effect.key, effect.seq, effect.action, effect.next_attempt_at) == ("k", 0, 0, None)

@@ -321,7 +321,7 @@ class CustomerRun:
                 key=effect_key(enrolment, index), channel=channel,
                 customer_id=self.customer.id, journey=enrolment.journey,
                 version=enrolment.version, enrolment_id=enrolment.id, created_at=at,
-                template=template, data=data,
+                template=template, data=data, seq=enrolment.seq, action=index,
                 status="suppressed" if enrolment.in_holdout else "pending"))
 
     def _values(self, action: CompiledAction, enrolment: EnrolmentRecord,

@@ -31,6 +31,9 @@ class Effect:
     status: str = "pending"  # pending | sent | failed | suppressed (tasks also: done)
     attempts: int = 0
     last_error: str | None = None
+    seq: int = 0  # the enrolment's transition sequence that made it
+    action: int = 0  # its action index within that transition: (seq, action) orders sends
+    next_attempt_at: datetime | None = None  # when a failed delivery may be retried
     # The customer's attributes, filled in by the dispatcher just before
     # delivery (never stored): a channel finds `email` or `phone` here when the
     # journey did not put `to:` in `data`.

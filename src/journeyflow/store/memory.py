@@ -60,9 +60,11 @@ class MemoryStore:
 
     def get_effects(self, customer_id: str | None = None,
                     status: str | None = None) -> list[Effect]:
-        return [e for e in self.effects.values()
-                if (customer_id is None or e.customer_id == customer_id)
-                and (status is None or e.status == status)]
+        found = [e for e in self.effects.values()
+                 if (customer_id is None or e.customer_id == customer_id)
+                 and (status is None or e.status == status)]
+        # the SQL store's order: time, then enrolment, then (transition, action)
+        return sorted(found, key=lambda e: (e.created_at, e.enrolment_id, e.seq, e.action))
 
     def update_effect(self, key: str, status: str, attempts: int,
                       last_error: str | None) -> None:

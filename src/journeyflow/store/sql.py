@@ -143,7 +143,7 @@ class SqlStore:
             query = query.where(t.outbox.c.status == status)
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(t.outbox.c.created_at, t.outbox.c.enrolment_id,
-                                               t.outbox.c.effect_key))
+                                               t.outbox.c.seq, t.outbox.c.action))
             return [_effect(r._mapping) for r in rows]
 
     def update_effect(self, key: str, status: str, attempts: int,
@@ -384,7 +384,8 @@ def _effect(m: Any) -> Effect:
                   journey=m["journey"], version=m["version"], enrolment_id=m["enrolment_id"],
                   created_at=_aware(m["created_at"]),  # type: ignore[arg-type]
                   template=m["template"], data=dict(m["data"] or {}), status=m["status"],
-                  attempts=m["attempts"], last_error=m["last_error"])
+                  attempts=m["attempts"], last_error=m["last_error"], seq=m["seq"],
+                  action=m["action"], next_attempt_at=_aware(m["next_attempt_at"]))
 
 
 def _effect_row(e: Effect) -> dict[str, Any]:
@@ -392,7 +393,8 @@ def _effect_row(e: Effect) -> dict[str, Any]:
             "journey": e.journey, "version": e.version, "enrolment_id": e.enrolment_id,
             "created_at": _naive(e.created_at), "template": e.template,
             "data": _jsonable(e.data), "status": e.status, "attempts": e.attempts,
-            "last_error": e.last_error}
+            "last_error": e.last_error, "seq": e.seq, "action": e.action,
+            "next_attempt_at": _naive(e.next_attempt_at)}
 
 
 def _jsonable(value: Any) -> Any:

@@ -103,6 +103,9 @@ outbox = Table(
     Column("status", String(20), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text, nullable=True),
+    Column("seq", Integer, nullable=False, server_default="0"),
+    Column("action", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime, nullable=True),
     Index("ix_outbox_status", "status", "created_at"),
     Index("ix_outbox_customer", "customer_id"),
 )
