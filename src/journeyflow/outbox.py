@@ -15,8 +15,9 @@ as the state change; `dispatch` delivers them after commit:
 A crash between a channel's delivery and the row update makes the next run
 deliver again: channels must be idempotent on `effect.key` (`SentKeys` helps).
 
-The retry time is written at the end of `last_error` as `[retry at <ISO time>]`
-(readable, and no schema change); a `next_attempt_at` column would replace it.
+The retry time goes to the outbox's `next_attempt_at` when the store takes
+it (`update_effect(..., next_attempt_at=)`); with an older store it is written
+at the end of `last_error` as `[retry at <ISO time>]`.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ def backoff(attempts: int, *, base: float = 60.0, cap: float = 6 * 3600.0) -> ti
 
 def retry_at(effect: Effect) -> datetime | None:
     """When a pending effect may be tried again (None: now)."""
+    stored = getattr(effect, "next_attempt_at", None)
+    if isinstance(stored, datetime):
+        return stored
     if not effect.last_error:
         return None
     match = _RETRY.search(effect.last_error)
@@ -106,6 +110,7 @@ def dispatch(store: Store, registry: Registry, *, clock: Clock, limit: int = 100
     """
     report = DispatchReport()
     now = clock.now()
+    with_column = _stores_retry_time(store)
     customers: dict[str, dict[str, Any]] = {}
     for effect in store.get_effects(None, "pending"):
         if report.attempted >= limit:
@@ -127,14 +132,27 @@ def dispatch(store: Store, registry: Registry, *, clock: Clock, limit: int = 100
             delivery = _deliver(channel.name, channel.deliver, channel.timeout,
                                 replace(effect, customer=customers[effect.customer_id]),
                                 registry.owner("journeyflow_channels", channel.name))
-        _record(store, registry, effect, delivery, now, max_attempts, delay, report)
+        _record(store, registry, effect, delivery, now, max_attempts, delay, report,
+                with_column)
     return report
+
+
+def _stores_retry_time(store: Store) -> bool:
+    """Whether `update_effect` takes `next_attempt_at` (the outbox column); until
+    then the retry time rides at the end of `last_error`."""
+    import inspect
+
+    try:
+        return "next_attempt_at" in inspect.signature(store.update_effect).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _record(store: Store, registry: Registry, effect: Effect, delivery: Delivery,
             now: datetime, max_attempts: int, delay: Callable[[int], timedelta],
-            report: DispatchReport) -> None:
+            report: DispatchReport, with_column: bool = False) -> None:
     attempts = effect.attempts + 1
+    next_at: datetime | None = None
     if delivery.status == "sent":
         status, error, outcome = "sent", None, "sent"
     elif delivery.status == "permanent_failure" or attempts >= max_attempts:
@@ -144,11 +162,20 @@ def _record(store: Store, registry: Registry, effect: Effect, delivery: Delivery
             error = f"gave up after {attempts} attempts: {error}"
     else:
         status, outcome = "pending", "retrying"
-        error = f"{delivery.detail or 'temporary failure'} [retry at " \
-                f"{(now + delay(attempts)).isoformat()}]"
-    store.update_effect(effect.key, status, attempts, error)
+        next_at = now + delay(attempts)
+        error = delivery.detail or "temporary failure"
+        if not with_column:
+            error = f"{error} [retry at {next_at.isoformat()}]"
+    if with_column:
+        store.update_effect(effect.key, status, attempts, error,
+                            next_attempt_at=next_at)  # type: ignore[call-arg]
+    else:
+        store.update_effect(effect.key, status, attempts, error)
     report.count(effect.channel, outcome)
-    done = replace(effect, status=status, attempts=attempts, last_error=error)
+    changes: dict[str, Any] = {"status": status, "attempts": attempts, "last_error": error}
+    if hasattr(effect, "next_attempt_at"):
+        changes["next_attempt_at"] = next_at
+    done = replace(effect, **changes)
     if status != "sent":
         log.info("delivery failed", key=effect.key, channel=effect.channel, status=status,
                  attempts=attempts, reason=delivery.detail)
