@@ -251,18 +251,17 @@ class Model:
 
     def _fire_timers(self, cid: str, out: Outcome, until: datetime, *, inclusive: bool) -> None:
         """Fire every timer due before `until` (or at it, when inclusive), one at a
-        time at its own due time, earliest first; ties: journey id, then key, then
-        the transition's position in the state."""
+        time at its own due time, earliest first; ties: journey id, then the older
+        enrolment (keyed journeys), then the transition's position in the state."""
         fired = 0
         while True:
             due_now = []
-            for enrolment in out.enrolments:
+            for age, enrolment in enumerate(out.enrolments):
                 if enrolment.status != "active":
                     continue
                 for index, due in enrolment.timers:
                     if due < until or (inclusive and due == until):
-                        due_now.append((due, enrolment.journey, enrolment.key or "", index,
-                                        enrolment))
+                        due_now.append((due, enrolment.journey, age, index, enrolment))
             if not due_now:
                 break
             due, _, _, index, enrolment = min(due_now, key=lambda t: t[:4])

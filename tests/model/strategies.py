@@ -29,6 +29,8 @@ ENTRY_EVENTS = [*TRACK_EVENTS, "identify"]
 TRANSITION_EVENTS = [*TRACK_EVENTS, "identify"]
 EMIT_EVENTS = TRACK_EVENTS  # emitted names are track names, so emits move and enrol
 JOURNEY_IDS = ["a", "b", "c"]
+# "a" and "a-b": an id that is a prefix of another (same-instant timers keep journey-id order)
+PREFIX_JOURNEY_IDS = ["a", "a-b", "b"]
 CUSTOMERS = ["c1", "c2", "c3"]
 DURATIONS = ["45m", "2h", "PT2H", "1d", "P1D", "3d", "2w"]
 GUARDS: list[str | None] = [
@@ -135,8 +137,8 @@ def actions(draw: st.DrawFn, emits: list[int], max_size: int = 2) -> list[dict[s
 
 
 @st.composite
-def journey_dicts(draw: st.DrawFn, jid: str, emits: list[int],
-                  keyed: bool = True) -> dict[str, Any]:
+def journey_dicts(draw: st.DrawFn, jid: str, emits: list[int], keyed: bool = True,
+                  split_actions: bool = True) -> dict[str, Any]:
     n = draw(st.integers(2, 6))
     names = draw(st.lists(st.sampled_from(STATE_NAMES), min_size=n, max_size=n, unique=True))
     roles = ["normal" if draw(st.integers(0, 3)) else "split"]
@@ -194,7 +196,7 @@ def journey_dicts(draw: st.DrawFn, jid: str, emits: list[int],
             weights = [b - a for a, b in zip([0, *cuts], [*cuts, 100], strict=True)]
             split: dict[str, Any] = {"split": [{"to": b, "weight": w}
                                                for b, w in zip(branches[s], weights, strict=True)]}
-            acts = draw(actions(emits, 1))
+            acts = draw(actions(emits, 1)) if split_actions else []
             if acts:
                 split["actions"] = acts
             transitions[s] = [split]
@@ -278,12 +280,14 @@ class Scenario:
 
 @st.composite
 def journey_sets(draw: st.DrawFn, max_journeys: int = 3, keyed: bool = True,
-                 max_emits: int = 3) -> tuple[list[dict[str, Any]], list[LoadedJourney]]:
+                 max_emits: int = 3, split_actions: bool = True,
+                 journey_ids: list[str] = JOURNEY_IDS,
+                 ) -> tuple[list[dict[str, Any]], list[LoadedJourney]]:
     count = draw(st.integers(1, max_journeys))
-    ids = draw(st.lists(st.sampled_from(JOURNEY_IDS), min_size=count, max_size=count,
+    ids = draw(st.lists(st.sampled_from(journey_ids), min_size=count, max_size=count,
                         unique=True))
     emits = [max_emits]
-    specs = [draw(journey_dicts(jid, emits, keyed)) for jid in ids]
+    specs = [draw(journey_dicts(jid, emits, keyed, split_actions)) for jid in ids]
     loaded = []
     for spec in specs:
         journey = load(to_yaml(spec) + "\n", spec["journey"])
@@ -336,6 +340,10 @@ def timelines(draw: st.DrawFn, max_steps: int = 25) -> list[Step]:
 
 @st.composite
 def scenarios(draw: st.DrawFn, max_journeys: int = 3, max_steps: int = 25,
-              keyed: bool = True) -> Scenario:
-    specs, loaded = draw(journey_sets(max_journeys, keyed))
+              keyed: bool = True, split_actions: bool = True,
+              journey_ids: list[str] = JOURNEY_IDS) -> Scenario:
+    """Journeys and a timeline. `split_actions=False` and the default `journey_ids`
+    keep clear of engine bugs found so far (see tests/test_model_agreement.py)."""
+    specs, loaded = draw(journey_sets(max_journeys, keyed, split_actions=split_actions,
+                                      journey_ids=journey_ids))
     return Scenario(specs, loaded, draw(timelines(max_steps)))
