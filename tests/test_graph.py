@@ -67,7 +67,9 @@ def mermaid_tool() -> Path:
         pytest.skip("node/npm not found: install Node.js >= 20.19 to parse Mermaid for real")
     if _node_version(node) < MIN_NODE:
         pytest.skip(f"node {_node_version(node)} is older than {MIN_NODE} (jsdom needs it)")
-    if not (TOOL / "node_modules" / "mermaid" / "package.json").exists():
+    # npm writes node_modules/.package-lock.json last, so it marks a finished install
+    installed = TOOL / "node_modules" / ".package-lock.json"
+    if not (installed.exists() and (TOOL / "node_modules" / "mermaid").is_dir()):
         started = time.monotonic()
         try:
             done = subprocess.run(
@@ -82,10 +84,10 @@ def mermaid_tool() -> Path:
             pytest.skip("`npm ci` in tools/mermaid-check timed out (npm registry reachable?)")
         took = time.monotonic() - started
         if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            head = (done.stderr or done.stdout).strip().splitlines()[:3]  # code, syscall
             pytest.skip(
                 "`npm ci` in tools/mermaid-check failed (is the npm registry reachable?): "
-                + " | ".join(tail)
+                + " | ".join(head)
             )
         print(f"\nnpm ci in tools/mermaid-check took {took:.1f}s")
     return TOOL
