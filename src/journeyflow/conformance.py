@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from journeyflow.types import Channel, Delivery, Effect
 
@@ -80,7 +80,7 @@ def make_effect(key: str, channel: str, *, template: str | None = "welcome",
     """An effect as the engine would queue it, for harnesses to build on."""
     return Effect(key=key, channel=channel, customer_id=customer_id, journey="conformance",
                   version=1, enrolment_id=f"conformance:{customer_id}:1",
-                  created_at=datetime(2026, 1, 1, 10, 0, tzinfo=timezone.utc),
+                  created_at=datetime(2026, 1, 1, 10, 0, tzinfo=UTC),
                   template=template, data=dict(data or {}))
 
 
@@ -232,7 +232,7 @@ class LocalHTTPServer:
 
         self.token = token
         self.mode: str | None = None
-        self.requests: list[dict[str, object]] = []
+        self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._release = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -270,8 +270,7 @@ class LocalHTTPServer:
         names are lower-cased)."""
         with self._lock:
             return sum(1 for r in self.requests
-                       if r["headers"].get(header.lower()) == key  # type: ignore[attr-defined]
-                       and 200 <= r["status"] < 300)  # type: ignore[operator]
+                       if r["headers"].get(header.lower()) == key and 200 <= r["status"] < 300)
 
     def _handler(self) -> type:
         from http.server import BaseHTTPRequestHandler
@@ -279,7 +278,7 @@ class LocalHTTPServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass  # keep test output clean
 
             def do_POST(self) -> None:
@@ -297,8 +296,9 @@ class LocalHTTPServer:
                     status = {"temporary": 503, "permanent": 400}.get(mode or "", 200)
                 with owner._lock:
                     number = len(owner.requests) + 1
+                    headers = {k.lower(): v for k, v in self.headers.items()}
                     owner.requests.append({"method": "POST", "path": self.path,
-                                           "headers": {k.lower(): v for k, v in self.headers.items()},
+                                           "headers": headers,
                                            "body": body, "status": status})
                 answer = (b'{"id": "msg-%d"}' % number) if status == 200 else b'{"error": "no"}'
                 self.send_response(status)

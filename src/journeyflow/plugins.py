@@ -103,10 +103,14 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
     try:
         pm.register(plugin, name=name)  # returns None (no error) for a blocked name
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {name!r} cannot be registered: {exc}; fix the hook "
+        raise PluginError(f"plugin {name!r} cannot be registered: {_one_line(exc)}; fix the hook "
                           f"implementation or disable it with {DISABLE_ENV}={name}") from exc
     except ValueError as exc:  # the same module under two names
         raise PluginError(f"plugin {name!r} cannot be registered: {exc}") from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _dist_label(dist: Any) -> str:
@@ -151,7 +155,7 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         except Exception as exc:
             raise PluginError(
                 f"plugin {name!r} from {_dist_label(dist)} failed to load: "
-                f"{type(exc).__name__}: {exc}; reinstall or uninstall it, or disable it "
+                f"{type(exc).__name__}: {_one_line(exc)}; reinstall or uninstall it, or disable it "
                 f"with {DISABLE_ENV}={name}") from exc
 
 
@@ -305,7 +309,7 @@ class Registry:
                 if impl.hookwrapper or impl.wrapper:
                     continue
                 try:
-                    returned = impl.function()
+                    returned: Any = impl.function()
                     items = list(returned) if returned is not None else []
                 except Exception as exc:
                     problem = (f"plugin {impl.plugin_name!r} raised in {kind.hook!r}: "

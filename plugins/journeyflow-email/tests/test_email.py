@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 
 pytest.importorskip("aiosmtpd")
-from aiosmtpd.controller import Controller  # noqa: E402
-from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: E402
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from journeyflow_email import SmtpConfig, make_channel, message_id
 
-from journeyflow.conformance import ChannelConformance, make_effect  # noqa: E402
-from journeyflow.outbox import SentKeys  # noqa: E402
-from journeyflow.types import Channel, Effect  # noqa: E402
-from journeyflow_email import SmtpConfig, make_channel, message_id  # noqa: E402
+from journeyflow.conformance import ChannelConformance, make_effect
+from journeyflow.outbox import SentKeys
+from journeyflow.types import Channel, Effect
 
 SENDER = "Salon <hello@salon.example>"
 

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from journeyflow_sms import SmsConfig, make_channel
 
 from journeyflow.conformance import ChannelConformance, LocalHTTPServer, make_effect
 from journeyflow.outbox import SentKeys
 from journeyflow.types import Channel, Effect
-from journeyflow_sms import SmsConfig, make_channel
 
 TOKEN = "tok-123"
 
@@ -66,8 +66,8 @@ def test_posts_to_messages_with_bearer_token(server: LocalHTTPServer, templates:
     assert delivery.status == "sent" and delivery.detail == "provider id msg-1"
     [request] = server.requests
     assert request["path"] == "/v1/messages"
-    assert request["headers"]["authorization"] == f"Bearer {TOKEN}"  # type: ignore[index]
-    assert json.loads(request["body"]) == {  # type: ignore[arg-type]
+    assert request["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert json.loads(request["body"]) == {
         "to": "+1555", "body": "Hi! Your coupon: X9", "from": "Salon", "reference": "k1"}
 
 
@@ -79,7 +79,7 @@ def test_phone_from_customer_attributes_and_body_from_data(server: LocalHTTPServ
     effect = replace(make_effect("k2", "sms", template=None, data={"body": "See you at 3pm"}),
                      customer={"phone": "+1777"})
     assert channel.deliver(effect).status == "sent"
-    sent = json.loads(server.requests[0]["body"])  # type: ignore[arg-type]
+    sent = json.loads(server.requests[0]["body"])
     assert (sent["to"], sent["body"]) == ("+1777", "See you at 3pm")
 
 

@@ -43,7 +43,8 @@ def command(ctx: click.Context, database: str, owner: str | None, status: str,
         return
     for t in tasks:
         due = f" (due {t.data['due']})" if t.data.get("due") else ""
-        click.echo(f"{t.key[:12]}  {t.created_at:%Y-%m-%d %H:%M}  {_LABELS.get(t.status, t.status):<8} "
+        label = _LABELS.get(t.status, t.status)
+        click.echo(f"{t.key[:12]}  {t.created_at:%Y-%m-%d %H:%M}  {label:<8} "
                    f"{t.data.get('owner') or '-':<16} {t.data.get('title')}{due}  "
                    f"[{t.journey} / {t.customer_id}]")
     click.echo(f"{len(tasks)} {status} task{'' if len(tasks) == 1 else 's'}", err=True)
