@@ -91,4 +91,10 @@ class Store(Protocol):
 
     def customer_ids(self) -> list[str]: ...
 
+    def iter_customer_events(self, until: datetime | None = None,
+                             ) -> Iterable[tuple[CustomerRecord, list[dict[str, Any]]]]:
+        """Each customer with its stored events (oldest first), one customer at a
+        time, streamed: what segmenters and KPI collectors read."""
+        ...
+
     def close(self) -> None: ...

@@ -84,6 +84,16 @@ class MemoryStore:
     def customer_ids(self) -> list[str]:
         return sorted(self.customers)
 
+    def iter_customer_events(self, until: datetime | None = None,
+                             ) -> Iterable[tuple[CustomerRecord, list[dict[str, Any]]]]:
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for raw in self.events.values():
+            if until is None or raw["timestamp"] <= until.isoformat():
+                grouped.setdefault(raw["userId"], []).append(copy.deepcopy(raw))
+        for cid in sorted(self.customers):
+            events = sorted(grouped.get(cid, []), key=lambda e: e["timestamp"])
+            yield copy.deepcopy(self.customers[cid]), events
+
     def close(self) -> None:
         pass
 

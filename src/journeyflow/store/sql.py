@@ -174,6 +174,29 @@ class SqlStore:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(select(t.customers.c.id).order_by(t.customers.c.id))]
 
+    def iter_customer_events(self, until: datetime | None = None,
+                             ) -> Iterator[tuple[CustomerRecord, list[dict[str, Any]]]]:
+        last = ""
+        while True:  # pages of customers, so memory stays flat however many there are
+            with self.engine.connect() as conn:
+                customers = [_customer(r._mapping) for r in conn.execute(
+                    select(t.customers).where(t.customers.c.id > last)
+                    .order_by(t.customers.c.id).limit(1000))]
+                if not customers:
+                    return
+                query = (select(t.events.c.customer_id, t.events.c.payload)
+                         .where(t.events.c.customer_id.in_([c.id for c in customers]))
+                         .order_by(t.events.c.customer_id, t.events.c.timestamp,
+                                   t.events.c.seq))
+                if until is not None:
+                    query = query.where(t.events.c.timestamp <= _naive(until))
+                grouped: dict[str, list[dict[str, Any]]] = {}
+                for cid, payload in conn.execute(query):
+                    grouped.setdefault(cid, []).append(payload)
+            for customer in customers:
+                yield customer, grouped.get(customer.id, [])
+            last = customers[-1].id
+
     def close(self) -> None:
         self.engine.dispose()
 
