@@ -21,25 +21,38 @@ def at(text: str) -> datetime:
 
 
 def track(user: str, name: str, when: str, **properties: Any) -> dict[str, Any]:
-    return {"type": "track", "userId": user, "event": name, "properties": properties,
-            "timestamp": when, "messageId": f"m{next(_ids)}"}
+    return {
+        "type": "track",
+        "userId": user,
+        "event": name,
+        "properties": properties,
+        "timestamp": when,
+        "messageId": f"m{next(_ids)}",
+    }
 
 
 def identify(user: str, when: str, **traits: Any) -> dict[str, Any]:
-    return {"type": "identify", "userId": user, "traits": traits, "timestamp": when,
-            "messageId": f"m{next(_ids)}"}
+    return {
+        "type": "identify",
+        "userId": user,
+        "traits": traits,
+        "timestamp": when,
+        "messageId": f"m{next(_ids)}",
+    }
 
 
-def engine_for(*yaml_texts: str, start: str = "2026-01-01T00:00:00Z",
-               store: Store | None = None) -> Engine:
+def engine_for(
+    *yaml_texts: str, start: str = "2026-01-01T00:00:00Z", store: Store | None = None
+) -> Engine:
     journeys = [load_text(text, f"<journey {i}>") for i, text in enumerate(yaml_texts)]
     return Engine(journeys, store or MemoryStore(), VirtualClock(at(start)))
 
 
 def sent(engine: Engine, customer: str) -> list[str]:
     """What reached the customer, as `channel/template`, in order."""
-    return [f"{e.channel}/{e.template}" for e in engine.effects(customer)
-            if e.status != "suppressed"]
+    return [
+        f"{e.channel}/{e.template}" for e in engine.effects(customer) if e.status != "suppressed"
+    ]
 
 
 def state_of(engine: Engine, customer: str, journey: str | None = None) -> tuple[str, str]:

@@ -37,8 +37,15 @@ def workload(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]
     events: list[dict[str, Any]] = []
     for n in range(400):
         events.extend(retail_customer(rng, f"c{n:04d}", start, 300))
-        events.append({"type": "track", "userId": f"c{n:04d}", "event": "go",
-                       "timestamp": "2025-06-01T00:00:00Z", "messageId": f"go-{n}"})
+        events.append(
+            {
+                "type": "track",
+                "userId": f"c{n:04d}",
+                "event": "go",
+                "timestamp": "2025-06-01T00:00:00Z",
+                "messageId": f"go-{n}",
+            }
+        )
     events.sort(key=lambda e: e["timestamp"])
     path = root / "events.jsonl"
     path.write_text("".join(json.dumps(e) + "\n" for e in events))
@@ -47,9 +54,21 @@ def workload(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]
 
 def _ingest(journeys: Path, events: Path, db: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [*JOURNEYFLOW, "ingest", str(events), "--journeys", str(journeys),
-         "--database", f"sqlite:///{db}", "--batch-size", str(BATCH), "--no-timers"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        [
+            *JOURNEYFLOW,
+            "ingest",
+            str(events),
+            "--journeys",
+            str(journeys),
+            "--database",
+            f"sqlite:///{db}",
+            "--batch-size",
+            str(BATCH),
+            "--no-timers",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _events_committed(db: Path) -> int:
@@ -62,12 +81,15 @@ def _events_committed(db: Path) -> int:
 
 def _snapshot(db: Path) -> dict[str, Any]:
     with sqlite3.connect(db) as conn:
+
         def rows(query: str) -> list[tuple[Any, ...]]:
             return sorted(conn.execute(query).fetchall())
+
         return {
             "events": rows("select message_id, customer_id, name, timestamp from events"),
-            "history": rows("select enrolment_id, seq, kind, from_state, to_state, cause, at "
-                            "from history"),
+            "history": rows(
+                "select enrolment_id, seq, kind, from_state, to_state, cause, at from history"
+            ),
             "outbox": rows("select effect_key, channel, template, status from outbox"),
             "enrolments": rows("select id, state, status, seq, timers from enrolments"),
             "customers": rows("select id, attributes from customers"),
@@ -75,8 +97,10 @@ def _snapshot(db: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def reference(workload: tuple[Path, Path, int], tmp_path_factory: pytest.TempPathFactory,
-              ) -> dict[str, Any]:
+def reference(
+    workload: tuple[Path, Path, int],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
     journeys, events, total = workload
     db = tmp_path_factory.mktemp("ref") / "ref.db"
     proc = _ingest(journeys, events, db)
@@ -88,7 +112,9 @@ def reference(workload: tuple[Path, Path, int], tmp_path_factory: pytest.TempPat
 
 @pytest.mark.parametrize("kill_at", [0.15, 0.5, 0.85])
 def test_kill_9_then_reingest_applies_every_event_exactly_once(
-    workload: tuple[Path, Path, int], reference: dict[str, Any], tmp_path: Path,
+    workload: tuple[Path, Path, int],
+    reference: dict[str, Any],
+    tmp_path: Path,
     kill_at: float,
 ) -> None:
     journeys, events, total = workload

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from journeyflow.engine import Engine
 from journeyflow.exceptions import JourneyVersionError
 from journeyflow.loader import load_text
-from journeyflow.engine import Engine
 from journeyflow.store import MemoryStore
 from tests.helpers import at, engine_for, identify, sent, state_of, track
 
@@ -53,19 +53,27 @@ def test_a_long_clock_jump_fires_a_chain_of_timers_at_their_own_times() -> None:
     engine.ingest([track("c1", "order_completed", "2026-01-01T00:00:00Z", total=1)])
     engine.advance_to(at("2027-01-01T00:00:00Z"))
     times = [(h.to_state, h.at) for h in engine.history("c1") if h.kind == "transition"]
-    assert times == [("inactivating", at("2026-05-01T00:00:00Z")),
-                     ("gone", at("2026-06-30T00:00:00Z"))]
+    assert times == [
+        ("inactivating", at("2026-05-01T00:00:00Z")),
+        ("gone", at("2026-06-30T00:00:00Z")),
+    ]
     assert state_of(engine, "c1") == ("gone", "completed")
 
 
 def test_exit_rules_run_before_transitions_and_goal_converts() -> None:
     engine = engine_for(REACTIVATION)
-    engine.ingest([track("c1", "order_completed", "2026-01-01T00:00:00Z", total=10),
-                   track("c1", "order_completed", "2026-01-02T00:00:00Z", total=150)])
+    engine.ingest(
+        [
+            track("c1", "order_completed", "2026-01-01T00:00:00Z", total=10),
+            track("c1", "order_completed", "2026-01-02T00:00:00Z", total=150),
+        ]
+    )
     enrolments = engine.enrolments("c1")
     # the big order converts the first enrolment, then (after_exit) enrols afresh
-    assert [(e.status, e.state) for e in enrolments] == [("converted", "active"),
-                                                          ("active", "active")]
+    assert [(e.status, e.state) for e in enrolments] == [
+        ("converted", "active"),
+        ("active", "active"),
+    ]
     assert sent(engine, "c1") == ["email/thanks", "email/thanks"]
 
 
@@ -75,11 +83,14 @@ def test_the_enrolling_event_is_not_applied_again() -> None:
     assert [h.kind for h in engine.history("c1")] == ["enter"]
 
 
-@pytest.mark.parametrize(("reentry", "expected"), [
-    ("never", [("exited", "a")]),
-    ("after_exit", [("exited", "a"), ("active", "a")]),
-    ("always", [("exited", "a"), ("active", "a")]),
-])
+@pytest.mark.parametrize(
+    ("reentry", "expected"),
+    [
+        ("never", [("exited", "a")]),
+        ("after_exit", [("exited", "a"), ("active", "a")]),
+        ("always", [("exited", "a"), ("active", "a")]),
+    ],
+)
 def test_reentry_rules(reentry: str, expected: list[tuple[str, str]]) -> None:
     journey = f"""
 journey: re
@@ -93,9 +104,13 @@ states:
 exit: [{{on: stop}}]
 """
     engine = engine_for(journey)
-    engine.ingest([track("c", "go", "2026-01-01T00:00:00Z"),
-                   track("c", "stop", "2026-01-02T00:00:00Z"),
-                   track("c", "go", "2026-01-03T00:00:00Z")])
+    engine.ingest(
+        [
+            track("c", "go", "2026-01-01T00:00:00Z"),
+            track("c", "stop", "2026-01-02T00:00:00Z"),
+            track("c", "go", "2026-01-03T00:00:00Z"),
+        ]
+    )
     assert [(e.status, e.state) for e in engine.enrolments("c")] == expected
 
 
@@ -111,8 +126,9 @@ states:
   b: {final: true}
 """
     engine = engine_for(journey)
-    engine.ingest([track("c", "go", "2026-01-01T00:00:00Z"),
-                   track("c", "go", "2026-01-02T00:00:00Z")])
+    engine.ingest(
+        [track("c", "go", "2026-01-01T00:00:00Z"), track("c", "go", "2026-01-02T00:00:00Z")]
+    )
     first, second = engine.enrolments("c")
     assert (first.status, first.end_reason) == ("exited", "re-entry")
     assert second.active and second.ordinal == 2
@@ -138,19 +154,24 @@ states:
 
 def test_keyed_enrolments_run_once_per_order() -> None:
     engine = engine_for(KEYED)
-    engine.ingest([track("c", "order_completed", "2026-01-01T00:00:00Z", order_id="o1"),
-                   track("c", "order_completed", "2026-01-02T00:00:00Z", order_id="o2"),
-                   track("c", "order_completed", "2026-01-02T00:00:00Z", order_id="o1")])
-    assert [(e.key, e.state) for e in engine.enrolments("c")] == [("o1", "video"),
-                                                                   ("o2", "video")]
+    engine.ingest(
+        [
+            track("c", "order_completed", "2026-01-01T00:00:00Z", order_id="o1"),
+            track("c", "order_completed", "2026-01-02T00:00:00Z", order_id="o2"),
+            track("c", "order_completed", "2026-01-02T00:00:00Z", order_id="o1"),
+        ]
+    )
+    assert [(e.key, e.state) for e in engine.enrolments("c")] == [("o1", "video"), ("o2", "video")]
     engine.advance_to(at("2026-01-03T12:00:00Z"))
     # an event naming one order reaches only that order's enrolment
     engine.ingest([track("c", "review_written", "2026-01-04T01:00:00Z", order_id="o2")])
     assert {e.key: e.state for e in engine.enrolments("c")} == {"o1": "nps", "o2": "done"}
     # an event without the key reaches every active enrolment, and enrols nobody
     engine.ingest([track("c", "review_written", "2026-01-05T00:00:00Z")])
-    assert {e.key: e.status for e in engine.enrolments("c")} == {"o1": "completed",
-                                                                   "o2": "completed"}
+    assert {e.key: e.status for e in engine.enrolments("c")} == {
+        "o1": "completed",
+        "o2": "completed",
+    }
     assert sent(engine, "c").count("email/video") == 2
 
 
@@ -207,16 +228,18 @@ states:
   done: {final: true}
 """
     engine = engine_for(journey)
-    engine.ingest([track("c", "go", "2026-01-01T00:00:00Z"),
-                   track("c", "ping", "2026-01-05T00:00:00Z")])
+    engine.ingest(
+        [track("c", "go", "2026-01-01T00:00:00Z"), track("c", "ping", "2026-01-05T00:00:00Z")]
+    )
     engine.advance_to(at("2026-01-11T00:00:00Z"))
     assert state_of(engine, "c") == ("done", "completed")
     customer = engine.customer("c")
     assert customer is not None and customer.attributes["pinged"] is True
 
     engine = engine_for(journey)
-    engine.ingest([track("c", "go", "2026-01-01T00:00:00Z"),
-                   track("c", "poke", "2026-01-05T00:00:00Z")])
+    engine.ingest(
+        [track("c", "go", "2026-01-01T00:00:00Z"), track("c", "poke", "2026-01-05T00:00:00Z")]
+    )
     engine.advance_to(at("2026-01-11T00:00:00Z"))
     assert state_of(engine, "c") == ("wait", "active")
     engine.advance_to(at("2026-01-15T00:00:00Z"))
@@ -238,8 +261,9 @@ states:
   small: {final: true}
 """
     engine = engine_for(journey)
-    engine.ingest([track("c", "go", "2026-01-01T00:00:00Z"),
-                   track("c", "buy", "2026-01-02T00:00:00Z")])  # no `total`
+    engine.ingest(
+        [track("c", "go", "2026-01-01T00:00:00Z"), track("c", "buy", "2026-01-02T00:00:00Z")]
+    )  # no `total`
     assert state_of(engine, "c") == ("small", "completed")
     errors = [h for h in engine.history("c") if h.kind == "error"]
     assert len(errors) == 1 and "total" in (errors[0].detail or "")
@@ -290,8 +314,9 @@ states:
     final: true
 """
     engine = engine_for(journey)
-    engine.ingest([identify("c", "2026-03-01T00:00:00Z", birthday="1990-03-20",
-                            timezone="Europe/Kyiv")])
+    engine.ingest(
+        [identify("c", "2026-03-01T00:00:00Z", birthday="1990-03-20", timezone="Europe/Kyiv")]
+    )
     engine.advance_to(at("2026-03-20T06:59:00Z"))  # 08:59 in Kyiv (UTC+2 before DST)
     assert state_of(engine, "c") == ("wait", "active")
     engine.advance_to(at("2026-03-20T07:00:00Z"))
@@ -323,13 +348,15 @@ def test_in_flight_customers_stay_on_their_version() -> None:
 
 def test_bad_events_are_rejected_with_a_reason_and_the_rest_applied() -> None:
     engine = engine_for(REACTIVATION)
-    report = engine.ingest([
-        {"type": "track", "event": "order_completed"},  # no user
-        {"type": "page", "userId": "c"},
-        "not an object",
-        {"type": "track", "userId": "c", "event": "order_completed", "timestamp": "yesterday"},
-        track("c", "order_completed", "2026-01-01T00:00:00Z", total=1),
-    ])
+    report = engine.ingest(
+        [
+            {"type": "track", "event": "order_completed"},  # no user
+            {"type": "page", "userId": "c"},
+            "not an object",
+            {"type": "track", "userId": "c", "event": "order_completed", "timestamp": "yesterday"},
+            track("c", "order_completed", "2026-01-01T00:00:00Z", total=1),
+        ]
+    )
     assert report.accepted == 1
     reasons = [r.reason for r in report.rejected]
     assert [r.index for r in report.rejected] == [0, 1, 2, 3]

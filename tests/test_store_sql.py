@@ -46,8 +46,7 @@ def test_migrations_create_exactly_the_declared_tables(tmp_path: Path) -> None:
     assert set(found.get_table_names()) == set(metadata.tables) | {"alembic_version"}
     for table in metadata.sorted_tables:
         assert {c["name"] for c in found.get_columns(table.name)} == set(table.columns.keys())
-        assert {i["name"] for i in found.get_indexes(table.name)} >= {
-            i.name for i in table.indexes}
+        assert {i["name"] for i in found.get_indexes(table.name)} >= {i.name for i in table.indexes}
     with store.engine.connect() as conn:
         assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002"
     SqlStore(f"sqlite:///{tmp_path / 'm.db'}")  # upgrading an up-to-date file is a no-op
@@ -70,12 +69,18 @@ def _scenario() -> list[dict[str, Any]]:
     for i in range(30):
         user = f"c{i}"
         events.append(identify(user, "2026-01-01T00:00:00Z", email=f"{user}@x.test"))
-        events.append(track(user, "order_completed", "2026-01-01T10:00:00Z",
-                            total=10 * i, order_id=f"{user}-1"))
+        events.append(
+            track(
+                user, "order_completed", "2026-01-01T10:00:00Z", total=10 * i, order_id=f"{user}-1"
+            )
+        )
         events.append(track(user, "go", "2026-01-02T10:00:00Z"))
         if i % 3 == 0:
-            events.append(track(user, "order_completed", "2026-03-01T10:00:00Z",
-                                total=5, order_id=f"{user}-2"))
+            events.append(
+                track(
+                    user, "order_completed", "2026-03-01T10:00:00Z", total=5, order_id=f"{user}-2"
+                )
+            )
         if i % 7 == 0:
             events.append(track(user, "unsubscribed", "2026-03-02T10:00:00Z"))
     return events
@@ -90,14 +95,21 @@ def _snapshot(url_or_store: Any) -> dict[str, Any]:
     engine.ingest(events[40:])
     engine.advance_to(at("2026-12-31T00:00:00Z"))
     return {
-        "enrolments": sorted((e.id, e.state, e.status, e.seq, e.in_holdout, e.entered_at)
-                             for e in engine.enrolments()),
-        "history": sorted((h.enrolment_id, h.seq, h.kind, h.from_state, h.to_state, h.cause, h.at)
-                          for h in engine.history()),
-        "effects": sorted((f.key, f.channel, f.template, f.status, f.created_at)
-                          for f in engine.effects()),
-        "customers": sorted((c, repr(sorted(engine.customer(c).attributes.items())))  # type: ignore[union-attr]
-                            for c in engine.store.customer_ids()),
+        "enrolments": sorted(
+            (e.id, e.state, e.status, e.seq, e.in_holdout, e.entered_at)
+            for e in engine.enrolments()
+        ),
+        "history": sorted(
+            (h.enrolment_id, h.seq, h.kind, h.from_state, h.to_state, h.cause, h.at)
+            for h in engine.history()
+        ),
+        "effects": sorted(
+            (f.key, f.channel, f.template, f.status, f.created_at) for f in engine.effects()
+        ),
+        "customers": sorted(
+            (c, repr(sorted(engine.customer(c).attributes.items())))  # type: ignore[union-attr]
+            for c in engine.store.customer_ids()
+        ),
     }
 
 
@@ -124,10 +136,13 @@ def test_a_version_0001_database_upgrades_in_place(tmp_path: Path) -> None:
     with old.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
-        conn.execute(text(
-            "insert into outbox (effect_key, channel, customer_id, journey, version, "
-            "enrolment_id, created_at, data, status, attempts) values "
-            "('k', 'email', 'c', 'j', 1, 'e', '2026-01-01 00:00:00', '{}', 'pending', 0)"))
+        conn.execute(
+            text(
+                "insert into outbox (effect_key, channel, customer_id, journey, version, "
+                "enrolment_id, created_at, data, status, attempts) values "
+                "('k', 'email', 'c', 'j', 1, 'e', '2026-01-01 00:00:00', '{}', 'pending', 0)"
+            )
+        )
     old.dispose()
     store = SqlStore(url)  # upgrades to head
     (effect,) = store.get_effects()

@@ -34,11 +34,18 @@ class Funnel:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "journey": self.journey, "entries": self.entries, "customers": self.customers,
-            "visits": dict(self.visits), "standing": dict(self.standing),
-            "statuses": dict(self.statuses), "exits": self.exits, "goals": self.goals,
-            "sends_per_day": [{"day": d, "channel": c, "count": n}
-                              for (d, c), n in sorted(self.sends_per_day.items())],
+            "journey": self.journey,
+            "entries": self.entries,
+            "customers": self.customers,
+            "visits": dict(self.visits),
+            "standing": dict(self.standing),
+            "statuses": dict(self.statuses),
+            "exits": self.exits,
+            "goals": self.goals,
+            "sends_per_day": [
+                {"day": d, "channel": c, "count": n}
+                for (d, c), n in sorted(self.sends_per_day.items())
+            ],
             "suppressed": self.suppressed,
         }
 
@@ -57,10 +64,11 @@ def funnel(engine: Engine, journey: str) -> Funnel:
             result.standing[enrolment.state] += 1
     seen: set[tuple[str, str]] = set()
     for record in engine.history(journey=journey):
-        if record.kind in ("enter", "transition", "migrate") and record.to_state:
-            if (record.enrolment_id, record.to_state) not in seen:
-                seen.add((record.enrolment_id, record.to_state))
-                result.visits[record.to_state] += 1
+        target = record.to_state
+        moved = record.kind in ("enter", "transition", "migrate")
+        if moved and target is not None and (record.enrolment_id, target) not in seen:
+            seen.add((record.enrolment_id, target))
+            result.visits[target] += 1
     for effect in engine.effects():
         if effect.journey != journey:
             continue
@@ -71,14 +79,21 @@ def funnel(engine: Engine, journey: str) -> Funnel:
     return result
 
 
-def backtest(draft: LoadedJourney, events: Iterable[dict[str, Any]],
-             until: datetime | None = None, batch_size: int = 1000) -> Funnel:
+def backtest(
+    draft: LoadedJourney,
+    events: Iterable[dict[str, Any]],
+    until: datetime | None = None,
+    batch_size: int = 1000,
+) -> Funnel:
     """Run `events` (stored Segment-style dicts, in arrival order) through the
     draft alone and return its funnel; timers run up to `until` (default: the
     last event's time)."""
     stream = list(events)
-    stamps = [as_utc(datetime.fromisoformat(str(e["timestamp"]).replace("Z", "+00:00")))
-              for e in stream if e.get("timestamp")]
+    stamps = [
+        as_utc(datetime.fromisoformat(str(e["timestamp"]).replace("Z", "+00:00")))
+        for e in stream
+        if e.get("timestamp")
+    ]
     start = min(stamps) if stamps else as_utc(until or datetime(2026, 1, 1))
     engine = Engine([draft], MemoryStore(), VirtualClock(start), batch_size=batch_size)
     engine.ingest(stream)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from journeyflow import dsl
-from journeyflow.events import IDENTIFY, Event
+from journeyflow.events import Event
 from journeyflow.exceptions import ExpressionError
 from journeyflow.expressions import Expression, Scope, is_valid_zone
 from journeyflow.machine import (
@@ -80,8 +80,16 @@ class CustomerRun:
         self.uow.touch(self.customer)
         for segment in entered:
             digest = hashlib.sha256(f"{self.customer.id}|{segment}|{at.isoformat()}".encode())
-            self.handle(Event(f"segment-{digest.hexdigest()[:24]}", self.customer.id,
-                              "internal", SEGMENT_ENTERED, at, {"segment": segment}))
+            self.handle(
+                Event(
+                    f"segment-{digest.hexdigest()[:24]}",
+                    self.customer.id,
+                    "internal",
+                    SEGMENT_ENTERED,
+                    at,
+                    {"segment": segment},
+                )
+            )
 
     def _route(self, machine: JourneyMachine, event: Event, depth: int) -> None:
         journey = machine.journey
@@ -93,16 +101,19 @@ class CustomerRun:
             self._check_exits(enrolment, event)
         # 2. entry
         fresh: EnrolmentRecord | None = None
-        if self._is_entry(machine, event) and (not journey.entry.key or key is not None):
-            if self._guard(machine.entry_guard, None, event, event.timestamp, machine):
-                same = [e for e in mine if e.key == key]
-                active = [e for e in same if e.active]
-                if active and journey.entry.reentry == "always":
-                    for old in active:
-                        self._end(old, "exited", "re-entry", event.timestamp)
-                    fresh = self._enrol(machine, key, len(same) + 1, event, depth)
-                elif not active and not (journey.entry.reentry == "never" and same):
-                    fresh = self._enrol(machine, key, len(same) + 1, event, depth)
+        if (
+            self._is_entry(machine, event)
+            and (not journey.entry.key or key is not None)
+            and self._guard(machine.entry_guard, None, event, event.timestamp, machine)
+        ):
+            same = [e for e in mine if e.key == key]
+            active = [e for e in same if e.active]
+            if active and journey.entry.reentry == "always":
+                for old in active:
+                    self._end(old, "exited", "re-entry", event.timestamp)
+                fresh = self._enrol(machine, key, len(same) + 1, event, depth)
+            elif not active and not (journey.entry.reentry == "never" and same):
+                fresh = self._enrol(machine, key, len(same) + 1, event, depth)
         # 3. transitions of the enrolments the event reached
         for enrolment in reached:
             if enrolment.active and enrolment is not fresh:
@@ -169,8 +180,11 @@ class CustomerRun:
                 self.uow.touch(self.customer)
                 self._apply(enrolment, machine, compiled, due, None, 0)
             self._drain(due)
-        self._note_error(self.enrolments[0] if self.enrolments else None, until,
-                         f"more than {MAX_TIMER_CHAIN} timers at once: stopped (a timer loop?)")
+        self._note_error(
+            self.enrolments[0] if self.enrolments else None,
+            until,
+            f"more than {MAX_TIMER_CHAIN} timers at once: stopped (a timer loop?)",
+        )
         return fired
 
     def _drain(self, at: datetime) -> None:
@@ -181,15 +195,25 @@ class CustomerRun:
 
     # --- moving --------------------------------------------------------------
 
-    def _enrol(self, machine: JourneyMachine, key: str | None, ordinal: int, event: Event,
-               depth: int) -> EnrolmentRecord:
+    def _enrol(
+        self, machine: JourneyMachine, key: str | None, ordinal: int, event: Event, depth: int
+    ) -> EnrolmentRecord:
         j = machine.journey
         cid = self.customer.id
-        rid = f"{j.journey}:{cid}:{ordinal}" if key is None else f"{j.journey}:{cid}:{key}:{ordinal}"
+        rid = (
+            f"{j.journey}:{cid}:{ordinal}" if key is None else f"{j.journey}:{cid}:{key}:{ordinal}"
+        )
         at = event.timestamp
         enrolment = EnrolmentRecord(
-            id=rid, customer_id=cid, journey=j.journey, version=j.version, key=key,
-            ordinal=ordinal, state=j.initial, entered_at=at, started_at=at,
+            id=rid,
+            customer_id=cid,
+            journey=j.journey,
+            version=j.version,
+            key=key,
+            ordinal=ordinal,
+            state=j.initial,
+            entered_at=at,
+            started_at=at,
             in_holdout=j.holdout > 0 and stable_bucket(cid, j.journey, "holdout") < j.holdout,
         )
         self.uow.add_enrolment(enrolment)  # appends to self.enrolments (the same list)
@@ -197,9 +221,15 @@ class CustomerRun:
         self._enter(enrolment, machine, j.initial, at, event, depth, 0)
         return enrolment
 
-    def _apply(self, enrolment: EnrolmentRecord, machine: JourneyMachine,
-               transition: CompiledTransition, at: datetime, event: Event | None,
-               depth: int) -> None:
+    def _apply(
+        self,
+        enrolment: EnrolmentRecord,
+        machine: JourneyMachine,
+        transition: CompiledTransition,
+        at: datetime,
+        event: Event | None,
+        depth: int,
+    ) -> None:
         source = enrolment.state
         enrolment.seq += 1
         self.uow.touch(enrolment)
@@ -215,8 +245,16 @@ class CustomerRun:
         self._history(enrolment, "transition", source, target, cause, at)
         self._enter(enrolment, machine, target, at, event, depth, index)
 
-    def _enter(self, enrolment: EnrolmentRecord, machine: JourneyMachine, state: str,
-               at: datetime, event: Event | None, depth: int, index: int) -> None:
+    def _enter(
+        self,
+        enrolment: EnrolmentRecord,
+        machine: JourneyMachine,
+        state: str,
+        at: datetime,
+        event: Event | None,
+        depth: int,
+        index: int,
+    ) -> None:
         enrolment.state = state
         enrolment.entered_at = at
         enrolment.timers = []
@@ -234,12 +272,25 @@ class CustomerRun:
         if split is not None and split.spec.split is not None:
             bucket = stable_bucket(enrolment.customer_id, machine.id, state)
             branch = choose_branch(split.spec.split, bucket)
-            target = CompiledTransition(state, split.index, split.spec.model_copy(
-                update={"to": branch, "split": None, "after": None}), None, None, None, ())
+            target = CompiledTransition(
+                state,
+                split.index,
+                split.spec.model_copy(update={"to": branch, "split": None, "after": None}),
+                None,
+                None,
+                None,
+                (),
+            )
             self._apply(enrolment, machine, target, at, event, depth)
 
-    def _due(self, timer: CompiledTransition, enrolment: EnrolmentRecord,
-             machine: JourneyMachine, event: Event | None, at: datetime) -> datetime | None:
+    def _due(
+        self,
+        timer: CompiledTransition,
+        enrolment: EnrolmentRecord,
+        machine: JourneyMachine,
+        event: Event | None,
+        at: datetime,
+    ) -> datetime | None:
         if timer.after is not None:
             return at + timer.after
         assert timer.at is not None
@@ -249,8 +300,11 @@ class CustomerRun:
             self._note_error(enrolment, at, f"`at:` set no timer: {exc}")
             return None
         if not isinstance(value, datetime):
-            self._note_error(enrolment, at, f"`at: {timer.spec.at}` gave {value!r}, "
-                             "not a timestamp: no timer set")
+            self._note_error(
+                enrolment,
+                at,
+                f"`at: {timer.spec.at}` gave {value!r}, not a timestamp: no timer set",
+            )
             return None
         value = value if value.tzinfo else value.replace(tzinfo=at.tzinfo)
         return max(value, at)  # a due time already past on entry fires at once, then
@@ -278,22 +332,42 @@ class CustomerRun:
             if due is not None:
                 enrolment.timers.append((timer.index, due))
         self.uow.touch(enrolment)
-        self._history(enrolment, "migrate", source, state,
-                      f"migration:v{version}->v{target.version}", enrolment.entered_at)
+        self._history(
+            enrolment,
+            "migrate",
+            source,
+            state,
+            f"migration:v{version}->v{target.version}",
+            enrolment.entered_at,
+        )
 
     # --- actions -------------------------------------------------------------
 
-    def _actions(self, enrolment: EnrolmentRecord, machine: JourneyMachine,
-                 actions: tuple[CompiledAction, ...], index: int, at: datetime,
-                 event: Event | None, depth: int) -> int:
+    def _actions(
+        self,
+        enrolment: EnrolmentRecord,
+        machine: JourneyMachine,
+        actions: tuple[CompiledAction, ...],
+        index: int,
+        at: datetime,
+        event: Event | None,
+        depth: int,
+    ) -> int:
         for action in actions:
             self._action(enrolment, machine, action, index, at, event, depth)
             index += 1
         return index
 
-    def _action(self, enrolment: EnrolmentRecord, machine: JourneyMachine,
-                action: CompiledAction, index: int, at: datetime, event: Event | None,
-                depth: int) -> None:
+    def _action(
+        self,
+        enrolment: EnrolmentRecord,
+        machine: JourneyMachine,
+        action: CompiledAction,
+        index: int,
+        at: datetime,
+        event: Event | None,
+        depth: int,
+    ) -> None:
         spec = action.spec
         values = self._values(action, enrolment, machine, event, at)
         if isinstance(spec, dsl.SetAction):
@@ -301,12 +375,19 @@ class CustomerRun:
             self.uow.touch(self.customer)
         elif isinstance(spec, dsl.EmitAction):
             if depth + 1 > self.engine.max_emit_depth:
-                self._note_error(enrolment, at, f"emit {spec.emit!r} cut off: chain deeper "
-                                 f"than {self.engine.max_emit_depth}")
+                self._note_error(
+                    enrolment,
+                    at,
+                    f"emit {spec.emit!r} cut off: chain deeper than {self.engine.max_emit_depth}",
+                )
                 return
             key = effect_key(enrolment, index)
-            self._queue.append((Event(f"emit-{key}", self.customer.id, "internal", spec.emit,
-                                      at, values), depth + 1))
+            self._queue.append(
+                (
+                    Event(f"emit-{key}", self.customer.id, "internal", spec.emit, at, values),
+                    depth + 1,
+                )
+            )
         else:
             if isinstance(spec, dsl.SendAction):
                 channel, template, data = spec.send, spec.template, values
@@ -314,18 +395,38 @@ class CustomerRun:
                 assert isinstance(spec, dsl.TaskAction)
                 state = machine.journey.states[enrolment.state]
                 channel, template = "task", None
-                data = {"title": spec.task.title, "owner": spec.task.owner or state.owner,
-                        "description": spec.task.description, "due": spec.task.due,
-                        "state": enrolment.state}
-            self.uow.add_effect(Effect(
-                key=effect_key(enrolment, index), channel=channel,
-                customer_id=self.customer.id, journey=enrolment.journey,
-                version=enrolment.version, enrolment_id=enrolment.id, created_at=at,
-                template=template, data=data, seq=enrolment.seq, action=index,
-                status="suppressed" if enrolment.in_holdout else "pending"))
+                data = {
+                    "title": spec.task.title,
+                    "owner": spec.task.owner or state.owner,
+                    "description": spec.task.description,
+                    "due": spec.task.due,
+                    "state": enrolment.state,
+                }
+            self.uow.add_effect(
+                Effect(
+                    key=effect_key(enrolment, index),
+                    channel=channel,
+                    customer_id=self.customer.id,
+                    journey=enrolment.journey,
+                    version=enrolment.version,
+                    enrolment_id=enrolment.id,
+                    created_at=at,
+                    template=template,
+                    data=data,
+                    seq=enrolment.seq,
+                    action=index,
+                    status="suppressed" if enrolment.in_holdout else "pending",
+                )
+            )
 
-    def _values(self, action: CompiledAction, enrolment: EnrolmentRecord,
-                machine: JourneyMachine, event: Event | None, at: datetime) -> dict[str, Any]:
+    def _values(
+        self,
+        action: CompiledAction,
+        enrolment: EnrolmentRecord,
+        machine: JourneyMachine,
+        event: Event | None,
+        at: datetime,
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, value in action.values.items():
             if isinstance(value, Expression):
@@ -341,8 +442,14 @@ class CustomerRun:
 
     # --- CEL -----------------------------------------------------------------
 
-    def _guard(self, guard: Expression | None, enrolment: EnrolmentRecord | None,
-               event: Event | None, at: datetime, machine: JourneyMachine) -> bool:
+    def _guard(
+        self,
+        guard: Expression | None,
+        enrolment: EnrolmentRecord | None,
+        event: Event | None,
+        at: datetime,
+        machine: JourneyMachine,
+    ) -> bool:
         if guard is None:
             return True
         try:
@@ -351,45 +458,93 @@ class CustomerRun:
             self._note_error(enrolment, at, f"guard counted as false: {exc}")
             return False
 
-    def _scope(self, machine: JourneyMachine, enrolment: EnrolmentRecord | None,
-               event: Event | None, at: datetime) -> Scope:
+    def _scope(
+        self,
+        machine: JourneyMachine,
+        enrolment: EnrolmentRecord | None,
+        event: Event | None,
+        at: datetime,
+    ) -> Scope:
         attrs = self.customer.attributes
         zone = attrs.get("timezone")
         if not (isinstance(zone, str) and is_valid_zone(zone)):
             zone = machine.journey.timezone
         customer = {**attrs, "id": self.customer.id, "segments": list(self.customer.segments)}
-        event_view = ({"name": event.name, "properties": event.properties,
-                       "traits": event.traits, "timestamp": event.timestamp}
-                      if event is not None else {})
-        state = ({"name": enrolment.state, "entered_at": enrolment.entered_at}
-                 if enrolment is not None else {})
-        return Scope(now=at, customer=customer, event=event_view, state=state, zone=zone,
-                     extra_functions=self.engine.functions or None)
+        event_view = (
+            {
+                "name": event.name,
+                "properties": event.properties,
+                "traits": event.traits,
+                "timestamp": event.timestamp,
+            }
+            if event is not None
+            else {}
+        )
+        state = (
+            {"name": enrolment.state, "entered_at": enrolment.entered_at}
+            if enrolment is not None
+            else {}
+        )
+        return Scope(
+            now=at,
+            customer=customer,
+            event=event_view,
+            state=state,
+            zone=zone,
+            extra_functions=self.engine.functions or None,
+        )
 
     # --- records ---------------------------------------------------------------
 
     def _machine(self, enrolment: EnrolmentRecord) -> JourneyMachine:
         return self.engine.machine(enrolment.journey, enrolment.version)
 
-    def _history(self, enrolment: EnrolmentRecord, kind: str, source: str | None,
-                 target: str | None, cause: str, at: datetime, detail: str | None = None) -> None:
-        record = HistoryRecord(enrolment.id, enrolment.customer_id, enrolment.journey,
-                               enrolment.seq, kind, source, target, cause, at, detail)
+    def _history(
+        self,
+        enrolment: EnrolmentRecord,
+        kind: str,
+        source: str | None,
+        target: str | None,
+        cause: str,
+        at: datetime,
+        detail: str | None = None,
+    ) -> None:
+        record = HistoryRecord(
+            enrolment.id,
+            enrolment.customer_id,
+            enrolment.journey,
+            enrolment.seq,
+            kind,
+            source,
+            target,
+            cause,
+            at,
+            detail,
+        )
         self.uow.add_history(record)
         if kind in ("enter", "transition"):
             self.notifications.append(Notification("transition", history=record))
 
     def _note_error(self, enrolment: EnrolmentRecord | None, at: datetime, reason: str) -> None:
-        log.info("journey run-time error", customer=self.customer.id, reason=reason,
-                    enrolment=enrolment.id if enrolment else None)
+        log.info(
+            "journey run-time error",
+            customer=self.customer.id,
+            reason=reason,
+            enrolment=enrolment.id if enrolment else None,
+        )
         if enrolment is not None:
-            self._history(enrolment, "error", enrolment.state, enrolment.state, "error", at,
-                          reason)
+            self._history(enrolment, "error", enrolment.state, enrolment.state, "error", at, reason)
 
 
 def effect_key(enrolment: EnrolmentRecord, index: int) -> str:
     """Deterministic: journey, version, customer, enrolment, transition sequence,
     action index. Re-running the same events yields the same keys."""
-    parts = (enrolment.journey, str(enrolment.version), enrolment.customer_id,
-             enrolment.id, str(enrolment.seq), str(index))
+    parts = (
+        enrolment.journey,
+        str(enrolment.version),
+        enrolment.customer_id,
+        enrolment.id,
+        str(enrolment.seq),
+        str(index),
+    )
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]

@@ -97,8 +97,9 @@ class Engine:
                 "are in flight, add a `migrations:` entry"
             )
         if stored is None:
-            self.store.save_journey_version(j.journey, j.version, loaded.content_hash,
-                                            loaded.source)
+            self.store.save_journey_version(
+                j.journey, j.version, loaded.content_hash, loaded.source
+            )
         machine = JourneyMachine(j, loaded.content_hash, frozenset(self.functions))
         self._machines[(j.journey, j.version)] = machine
         if j.journey not in self.current or self.current[j.journey].version < j.version:
@@ -118,8 +119,12 @@ class Engine:
 
     # --- ingest ------------------------------------------------------------
 
-    def ingest(self, raws: Iterable[Any], *, on_batch: Callable[[int], None] | None = None,
-               ) -> IngestReport:
+    def ingest(
+        self,
+        raws: Iterable[Any],
+        *,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> IngestReport:
         """Apply Segment-style events in order. Invalid events are rejected with
         a reason (never stopping the batch); repeated messageIds are ignored."""
         report = IngestReport()
@@ -200,8 +205,9 @@ class Engine:
 
     # --- segments ----------------------------------------------------------
 
-    def set_segments(self, customer_id: str, segments: Iterable[str],
-                     at: datetime | None = None) -> None:
+    def set_segments(
+        self, customer_id: str, segments: Iterable[str], at: datetime | None = None
+    ) -> None:
         """Record a customer's segments; entering one is an event journeys enter on."""
         at = as_utc(at) if at is not None else self.clock.now()
         uow = self.store.unit_of_work()
@@ -235,16 +241,17 @@ class Engine:
     def customer(self, customer_id: str) -> CustomerRecord | None:
         return self.store.get_customer(customer_id)
 
-    def enrolments(self, customer_id: str | None = None,
-                   journey: str | None = None) -> list[EnrolmentRecord]:
+    def enrolments(
+        self, customer_id: str | None = None, journey: str | None = None
+    ) -> list[EnrolmentRecord]:
         return self.store.get_enrolments(customer_id, journey)
 
-    def history(self, customer_id: str | None = None,
-                journey: str | None = None) -> list[HistoryRecord]:
+    def history(
+        self, customer_id: str | None = None, journey: str | None = None
+    ) -> list[HistoryRecord]:
         return self.store.get_history(customer_id, journey)
 
-    def effects(self, customer_id: str | None = None,
-                status: str | None = None) -> list[Effect]:
+    def effects(self, customer_id: str | None = None, status: str | None = None) -> list[Effect]:
         return self.store.get_effects(customer_id, status)
 
     def pending_effects(self, customer_id: str | None = None) -> list[Effect]:

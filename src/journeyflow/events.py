@@ -33,9 +33,12 @@ class Event:
 
     def to_raw(self) -> dict[str, Any]:
         """The Segment-style call this event came from (stored; replayed by backtests)."""
-        raw: dict[str, Any] = {"type": self.type, "messageId": self.message_id,
-                               "userId": self.customer_id,
-                               "timestamp": self.timestamp.isoformat()}
+        raw: dict[str, Any] = {
+            "type": self.type,
+            "messageId": self.message_id,
+            "userId": self.customer_id,
+            "timestamp": self.timestamp.isoformat(),
+        }
         if self.type == "identify":
             raw["traits"] = self.traits
         else:
@@ -85,9 +88,10 @@ def parse_event(raw: Any, default_time: datetime) -> Event:
     timestamp = _parse_time(raw.get("timestamp"), default_time)
     message_id = raw.get("messageId")
     if message_id is None:
-        message_id = "derived-" + hashlib.sha256(
-            json.dumps(raw, sort_keys=True, default=str).encode()
-        ).hexdigest()[:32]
+        message_id = (
+            "derived-"
+            + hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:32]
+        )
     elif not isinstance(message_id, str) or not message_id:
         raise EventError("'messageId' must be a non-empty string")
     return Event(message_id, customer, kind, name, timestamp, properties, traits)
@@ -103,4 +107,6 @@ def _parse_time(value: Any, default: datetime) -> datetime:
     try:
         return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
-        raise EventError(f"'timestamp' {value!r} is not ISO-8601 (e.g. 2026-01-01T10:00:00Z)") from None
+        raise EventError(
+            f"'timestamp' {value!r} is not ISO-8601 (e.g. 2026-01-01T10:00:00Z)"
+        ) from None

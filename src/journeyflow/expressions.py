@@ -29,10 +29,38 @@ SCOPE_NAMES = frozenset({"customer", "event", "state", "now"})
 # Only what the interpreter really implements (bench/bench_cel.py checks): a name
 # allowed here but missing at run time would make every guard using it false.
 STANDARD_FUNCTIONS = frozenset(
-    """size contains startsWith endsWith matches has int uint double string bytes
-    timestamp duration dyn type exists all exists_one map filter
-    getFullYear getMonth getDate getDayOfMonth getDayOfWeek getDayOfYear getHours
-    getMinutes getSeconds getMilliseconds""".split()
+    [
+        "size",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "matches",
+        "has",
+        "int",
+        "uint",
+        "double",
+        "string",
+        "bytes",
+        "timestamp",
+        "duration",
+        "dyn",
+        "type",
+        "exists",
+        "all",
+        "exists_one",
+        "map",
+        "filter",
+        "getFullYear",
+        "getMonth",
+        "getDate",
+        "getDayOfMonth",
+        "getDayOfWeek",
+        "getDayOfYear",
+        "getHours",
+        "getMinutes",
+        "getSeconds",
+        "getMilliseconds",
+    ]
 )
 HELPER_FUNCTIONS = frozenset(
     {"month_start", "month_end", "next_anniversary", "days_between", "local_time", "days"}
@@ -94,9 +122,7 @@ def compile_expression(
             f"names in scope are {', '.join(sorted(names))}"
         )
     allowed = STANDARD_FUNCTIONS | HELPER_FUNCTIONS | functions
-    unknown_fns = sorted(
-        f for f in refs["functions"] if f[:1].isalpha() and f not in allowed
-    )
+    unknown_fns = sorted(f for f in refs["functions"] if f[:1].isalpha() and f not in allowed)
     if unknown_fns:
         raise ExpressionError(
             f"unknown function {unknown_fns[0]!r} in {source!r}; journeyflow adds "
@@ -105,8 +131,22 @@ def compile_expression(
     return Expression(source, program, frozenset(refs["variables"]) & SCOPE_NAMES)
 
 
-_TYPE_NAMES = frozenset({"int", "uint", "double", "string", "bytes", "bool", "list", "map",
-                         "null_type", "type", "timestamp", "duration"})
+_TYPE_NAMES = frozenset(
+    {
+        "int",
+        "uint",
+        "double",
+        "string",
+        "bytes",
+        "bool",
+        "list",
+        "map",
+        "null_type",
+        "type",
+        "timestamp",
+        "duration",
+    }
+)
 
 
 # --- the scope an expression runs in -----------------------------------------

@@ -62,16 +62,17 @@ class CompiledTransition:
         return "split"
 
 
-class _JourneyTransition(Transition):  # type: ignore[misc]
+class _JourneyTransition(Transition):
     """A `transitions` edge that also carries our compiled transition."""
 
-    def __init__(self, *args: Any, compiled: CompiledTransition | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, compiled: CompiledTransition | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.compiled = compiled
 
 
-class _GraphMachine(Machine):  # type: ignore[misc]
+class _GraphMachine(Machine):
     transition_cls = _JourneyTransition
 
 
@@ -112,12 +113,21 @@ class JourneyMachine:
             timers: list[CompiledTransition] = []
             for index, spec in enumerate(state.transitions):
                 compiled = CompiledTransition(
-                    name, index, spec, _cel(spec.when, fns), _cel(spec.at, fns),
-                    spec.after_delta, tuple(self._action(a) for a in spec.actions))
+                    name,
+                    index,
+                    spec,
+                    _cel(spec.when, fns),
+                    _cel(spec.at, fns),
+                    spec.after_delta,
+                    tuple(self._action(a) for a in spec.actions),
+                )
                 if spec.on is not None:
                     self.graph.add_transition(
-                        f"on:{spec.on}", name, None if compiled.is_internal else spec.to,
-                        compiled=compiled)
+                        f"on:{spec.on}",
+                        name,
+                        None if compiled.is_internal else spec.to,
+                        compiled=compiled,
+                    )
                 elif spec.split is not None:
                     self.split_of[name] = compiled
                 else:
@@ -137,8 +147,12 @@ class JourneyMachine:
             raw = action.data
         elif isinstance(action, dsl.EmitAction):
             raw = action.properties
-        values = {k: compile_expression(v[1:], functions=self.functions)
-                  if isinstance(v, str) and v.startswith("=") else v for k, v in raw.items()}
+        values = {
+            k: compile_expression(v[1:], functions=self.functions)
+            if isinstance(v, str) and v.startswith("=")
+            else v
+            for k, v in raw.items()
+        }
         return CompiledAction(action, values)
 
     @property

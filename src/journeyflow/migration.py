@@ -35,8 +35,10 @@ class MigrationReport:
         out = [f"{self.journey}: {self.moved} enrolments {verb} to version {self.to_version}"]
         out += [f"  v{v} {a} -> {b}: {n}" for (v, a, b), n in sorted(self.moves.items())]
         if self.stranded:
-            out.append(f"  stranded (no mapping; they stay on their version): "
-                       f"{sum(self.stranded.values())}")
+            out.append(
+                f"  stranded (no mapping; they stay on their version): "
+                f"{sum(self.stranded.values())}"
+            )
             out += [f"  v{v} {s}: {n}" for (v, s), n in sorted(self.stranded.items())]
         return out
 
@@ -45,24 +47,34 @@ def migrate(engine: Engine, journey: str, *, dry_run: bool) -> MigrationReport:
     """Plan (dry run) or apply the moves of one journey's in-flight customers,
     one unit of work per batch of customers, so a crash never half-moves one."""
     if journey not in engine.current:
-        raise JourneyflowError(f"journey {journey!r} is not loaded; loaded: "
-                               f"{', '.join(sorted(engine.current)) or 'none'}")
+        raise JourneyflowError(
+            f"journey {journey!r} is not loaded; loaded: "
+            f"{', '.join(sorted(engine.current)) or 'none'}"
+        )
     target = engine.current[journey]
     new = target.journey
     report = MigrationReport(journey, new.version, applied=not dry_run)
     mappings = {m.from_version: m.states for m in new.migrations}
-    customers = sorted({e.customer_id for e in engine.enrolments(journey=journey)
-                        if e.active and e.version < new.version})
+    customers = sorted(
+        {
+            e.customer_id
+            for e in engine.enrolments(journey=journey)
+            if e.active and e.version < new.version
+        }
+    )
     for start in range(0, len(customers), engine.batch_size):
         uow = engine.store.unit_of_work()
         try:
-            batch = customers[start:start + engine.batch_size]
+            batch = customers[start : start + engine.batch_size]
             uow.load(batch)
             for cid in batch:
                 run = CustomerRun(engine, uow, cid)
                 for enrolment in list(run.enrolments):
-                    if (enrolment.journey != journey or not enrolment.active
-                            or enrolment.version >= new.version):
+                    if (
+                        enrolment.journey != journey
+                        or not enrolment.active
+                        or enrolment.version >= new.version
+                    ):
                         continue
                     mapping = mappings.get(enrolment.version)
                     to_state = None

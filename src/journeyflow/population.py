@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,17 +26,30 @@ _COMPARISON = re.compile(
 )
 
 
-def retail_customer(rng: random.Random, cid: str, start: datetime,
-                    days: int) -> list[dict[str, Any]]:
+def retail_customer(
+    rng: random.Random, cid: str, start: datetime, days: int
+) -> list[dict[str, Any]]:
     """One shopper's year: sign-up, orders, opens, maybe an unsubscribe."""
     end = start + timedelta(days=days)
     t = start + timedelta(minutes=rng.randrange(days * 24 * 60 // 2))
     birthday = f"{rng.randrange(1960, 2005)}-{rng.randrange(1, 13):02d}-{rng.randrange(1, 29):02d}"
     events: list[dict[str, Any]] = [
-        _identify(cid, t, {"email": f"{cid}@example.test", "birthday": birthday,
-                           "timezone": rng.choice(_ZONES), "first_name": cid.title()}),
-        _track(cid, t + timedelta(seconds=1), "signed_up", {"source": rng.choice(
-            ["instagram", "google", "store", "referral"])}),
+        _identify(
+            cid,
+            t,
+            {
+                "email": f"{cid}@example.test",
+                "birthday": birthday,
+                "timezone": rng.choice(_ZONES),
+                "first_name": cid.title(),
+            },
+        ),
+        _track(
+            cid,
+            t + timedelta(seconds=1),
+            "signed_up",
+            {"source": rng.choice(["instagram", "google", "store", "referral"])},
+        ),
     ]
     rhythm = rng.choice([20, 45, 90, 150, 400])  # mean days between orders
     if rng.random() < 0.25:
@@ -45,10 +58,19 @@ def retail_customer(rng: random.Random, cid: str, start: datetime,
     t += timedelta(days=rng.expovariate(1 / max(rhythm / 2, 1)))
     while t < end:
         order_no += 1
-        events.append(_track(cid, t, "order_completed", {
-            "order_id": f"{cid}-o{order_no}", "total": round(rng.lognormvariate(4, 0.8), 2),
-            "coupon": rng.choice([None, None, None, None, "WELCOME10", "BDAY15"]),
-            "items": rng.randrange(1, 5)}))
+        events.append(
+            _track(
+                cid,
+                t,
+                "order_completed",
+                {
+                    "order_id": f"{cid}-o{order_no}",
+                    "total": round(rng.lognormvariate(4, 0.8), 2),
+                    "coupon": rng.choice([None, None, None, None, "WELCOME10", "BDAY15"]),
+                    "items": rng.randrange(1, 5),
+                },
+            )
+        )
         t += timedelta(days=rng.expovariate(1 / rhythm))
     for _ in range(rng.randrange(0, 8)):
         when = start + timedelta(minutes=rng.randrange(days * 24 * 60))
@@ -59,8 +81,9 @@ def retail_customer(rng: random.Random, cid: str, start: datetime,
     return [e for e in events if _when(e) < end]
 
 
-def journey_walker(rng: random.Random, cid: str, journey: dsl.Journey, start: datetime,
-                   days: int) -> list[dict[str, Any]]:
+def journey_walker(
+    rng: random.Random, cid: str, journey: dsl.Journey, start: datetime, days: int
+) -> list[dict[str, Any]]:
     """A customer who walks one journey's graph by sending what it waits for."""
     end = start + timedelta(days=days)
     t = start + timedelta(minutes=rng.randrange(days * 24 * 60 // 2))
@@ -102,8 +125,9 @@ def journey_walker(rng: random.Random, cid: str, journey: dsl.Journey, start: da
     return events
 
 
-def population(journeys: Sequence[dsl.Journey], customers: int, start: datetime, days: int,
-               seed: int = 7) -> list[dict[str, Any]]:
+def population(
+    journeys: Sequence[dsl.Journey], customers: int, start: datetime, days: int, seed: int = 7
+) -> list[dict[str, Any]]:
     """The whole population's events in time order (stable for a seed)."""
     rng = random.Random(seed)
     events: list[dict[str, Any]] = []
@@ -137,13 +161,24 @@ def _satisfy(guard: str | None, rng: random.Random, prefix: str) -> dict[str, An
 
 
 def _identify(cid: str, t: datetime, traits: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "identify", "userId": cid, "traits": traits, "timestamp": _iso(t),
-            "messageId": f"{cid}-{_iso(t)}-identify-{len(traits)}"}
+    return {
+        "type": "identify",
+        "userId": cid,
+        "traits": traits,
+        "timestamp": _iso(t),
+        "messageId": f"{cid}-{_iso(t)}-identify-{len(traits)}",
+    }
 
 
 def _track(cid: str, t: datetime, name: str, properties: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "track", "userId": cid, "event": name, "properties": properties,
-            "timestamp": _iso(t), "messageId": f"{cid}-{_iso(t)}-{name}"}
+    return {
+        "type": "track",
+        "userId": cid,
+        "event": name,
+        "properties": properties,
+        "timestamp": _iso(t),
+        "messageId": f"{cid}-{_iso(t)}-{name}",
+    }
 
 
 def _iso(t: datetime) -> str:

@@ -26,15 +26,23 @@ class JourneyReport:
     holdout: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"journey": self.journey, "title": self.title, "enrolments": self.enrolments,
-                "statuses": dict(self.statuses), "states": dict(self.states),
-                "stages": dict(self.stages), "sends": dict(self.sends),
-                "suppressed": self.suppressed, "holdout": self.holdout}
+        return {
+            "journey": self.journey,
+            "title": self.title,
+            "enrolments": self.enrolments,
+            "statuses": dict(self.statuses),
+            "states": dict(self.states),
+            "stages": dict(self.stages),
+            "sends": dict(self.sends),
+            "suppressed": self.suppressed,
+            "holdout": self.holdout,
+        }
 
 
 def build_report(engine: Engine) -> list[JourneyReport]:
     reports: dict[str, JourneyReport] = {
-        jid: JourneyReport(jid, m.journey.title) for jid, m in sorted(engine.current.items())}
+        jid: JourneyReport(jid, m.journey.title) for jid, m in sorted(engine.current.items())
+    }
     for enrolment in engine.enrolments():
         rep = reports.setdefault(enrolment.journey, JourneyReport(enrolment.journey, None))
         rep.enrolments += 1
@@ -59,13 +67,17 @@ def format_report(reports: list[JourneyReport]) -> str:
     for rep in reports:
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(rep.statuses.items())) or "none"
         lines.append(f"\n{rep.journey} — {rep.title or ''}".rstrip(" —"))
-        lines.append(f"  enrolments: {rep.enrolments} ({statuses})"
-                     + (f"; holdout {rep.holdout}" if rep.holdout else ""))
+        lines.append(
+            f"  enrolments: {rep.enrolments} ({statuses})"
+            + (f"; holdout {rep.holdout}" if rep.holdout else "")
+        )
         if rep.states:
-            lines.append("  active by state: " + ", ".join(
-                f"{k} {v}" for k, v in rep.states.most_common()))
-            lines.append("  active by stage: " + ", ".join(
-                f"{k} {v}" for k, v in rep.stages.most_common()))
+            lines.append(
+                "  active by state: " + ", ".join(f"{k} {v}" for k, v in rep.states.most_common())
+            )
+            lines.append(
+                "  active by stage: " + ", ".join(f"{k} {v}" for k, v in rep.stages.most_common())
+            )
         if rep.sends:
             lines.append("  sent: " + ", ".join(f"{k} {v}" for k, v in rep.sends.most_common()))
         if rep.suppressed:

@@ -9,8 +9,12 @@ from typing import IO, Any, TypeVar
 
 import click
 
+from journeyflow.clock import Clock
+from journeyflow.engine import Engine
 from journeyflow.exceptions import JourneyflowError
 from journeyflow.loader import LoadedJourney, load_paths
+from journeyflow.plugins import Observer, Registry, build_manager
+from journeyflow.store.base import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -19,25 +23,67 @@ DEFAULT_JOURNEYS = "journeys"
 
 def journeys_option(func: F) -> F:
     return click.option(
-        "--journeys", "-j", "journey_paths", multiple=True, type=click.Path(exists=True),
-        help="journey files or folders (default: ./journeys)")(func)
+        "--journeys",
+        "-j",
+        "journey_paths",
+        multiple=True,
+        type=click.Path(exists=True),
+        help="journey files or folders (default: ./journeys)",
+    )(func)
 
 
 def database_option(func: F) -> F:
     return click.option(
-        "--database", "-d", "database", envvar="JOURNEYFLOW_DATABASE_URL",
-        default="sqlite:///journeyflow.db", show_default=True,
-        help="SQLAlchemy URL, or memory:// (env JOURNEYFLOW_DATABASE_URL)")(func)
+        "--database",
+        "-d",
+        "database",
+        envvar="JOURNEYFLOW_DATABASE_URL",
+        default="sqlite:///journeyflow.db",
+        show_default=True,
+        help="SQLAlchemy URL, or memory:// (env JOURNEYFLOW_DATABASE_URL)",
+    )(func)
 
 
-def load_journeys(paths: tuple[str, ...]) -> list[LoadedJourney]:
+def load_journeys(
+    paths: tuple[str, ...] | list[str],
+    registry: Registry | None = None,
+) -> list[LoadedJourney]:
+    """Load journeys; with a registry, names no plugin registers are errors."""
     chosen = list(paths) or [DEFAULT_JOURNEYS]
     if not paths and not Path(DEFAULT_JOURNEYS).is_dir():
         raise JourneyflowError("no ./journeys folder here: pass --journeys PATH")
-    loaded = load_paths(chosen)
+    loaded = load_paths(chosen, known=registry.known_names() if registry else None)
     if not loaded:
         raise JourneyflowError(f"no journey files in {', '.join(chosen)}")
     return loaded
+
+
+def plugin_registry() -> Registry:
+    """The installed plugins' registry (JOURNEYFLOW_DISABLE_PLUGINS applies)."""
+    return Registry.from_manager(build_manager())
+
+
+def make_engine(
+    paths: tuple[str, ...] | list[str],
+    store: Store,
+    clock: Clock,
+    *,
+    batch_size: int = 1000,
+    journeys: list[LoadedJourney] | None = None,
+) -> Engine:
+    """An engine with the installed plugins: their CEL functions, their
+    observers, and journeys checked against the names they register."""
+    registry = plugin_registry()
+    loaded = journeys if journeys is not None else load_journeys(paths, registry)
+    assert registry.manager is not None
+    return Engine(
+        loaded,
+        store,
+        clock,
+        batch_size=batch_size,
+        functions=registry.functions(),
+        listeners=[Observer(registry.manager, store)],
+    )
 
 
 def read_jsonl(stream: IO[str]) -> Iterator[Any]:

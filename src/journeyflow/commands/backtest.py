@@ -20,11 +20,15 @@ _FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]
 @click.argument("draft", type=click.Path(exists=True, dir_okay=False))
 @database_option
 @click.option("--since", type=click.DateTime(formats=_FORMATS), help="first event time (UTC)")
-@click.option("--until", type=click.DateTime(formats=_FORMATS),
-              help="run timers up to this time (default: the last event)")
+@click.option(
+    "--until",
+    type=click.DateTime(formats=_FORMATS),
+    help="run timers up to this time (default: the last event)",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def command(draft: str, database: str, since: datetime | None, until: datetime | None,
-            fmt: str) -> None:
+def command(
+    draft: str, database: str, since: datetime | None, until: datetime | None, fmt: str
+) -> None:
     """Replay the stored events through DRAFT (a journey file) and report its funnel.
 
     Nothing live is touched: the draft runs on an in-memory copy with a
@@ -37,15 +41,19 @@ def command(draft: str, database: str, since: datetime | None, until: datetime |
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
-    click.echo(f"{result.journey}: {result.entries} entries ({result.customers} customers), "
-               f"{result.goals} goals, {result.exits} exits")
+    click.echo(
+        f"{result.journey}: {result.entries} entries ({result.customers} customers), "
+        f"{result.goals} goals, {result.exits} exits"
+    )
     order = list(loaded.journey.states)
     for state in order:
         if result.visits[state] or result.standing[state]:
-            click.echo(f"  {state:<28} reached {result.visits[state]:>6}   "
-                       f"standing {result.standing[state]:>6}")
+            click.echo(
+                f"  {state:<28} reached {result.visits[state]:>6}   "
+                f"standing {result.standing[state]:>6}"
+            )
     days: dict[str, int] = {}
-    for (day, channel), n in result.sends_per_day.items():
+    for (_day, channel), n in result.sends_per_day.items():
         days[channel] = days.get(channel, 0) + n
     for channel, n in sorted(days.items()):
         active_days = len({d for d, c in result.sends_per_day if c == channel})

@@ -11,8 +11,12 @@ import click
 from tqdm import tqdm
 
 from journeyflow.clock import VirtualClock
-from journeyflow.commands._common import journeys_option, load_journeys
-from journeyflow.engine import Engine
+from journeyflow.commands._common import (
+    journeys_option,
+    load_journeys,
+    make_engine,
+    plugin_registry,
+)
 from journeyflow.population import population
 from journeyflow.report import build_report, format_report
 from journeyflow.store import open_store
@@ -22,18 +26,25 @@ from journeyflow.store import open_store
 @journeys_option
 @click.option("--customers", default=3000, show_default=True)
 @click.option("--days", default=365, show_default=True, help="simulated days")
-@click.option("--database", "-d", default="sqlite:///demo.db", show_default=True,
-              help="a fresh SQLite file each run (deleted first)")
+@click.option(
+    "--database",
+    "-d",
+    default="sqlite:///demo.db",
+    show_default=True,
+    help="a fresh SQLite file each run (deleted first)",
+)
 @click.option("--seed", default=7, show_default=True)
-def command(journey_paths: tuple[str, ...], customers: int, days: int, database: str,
-            seed: int) -> None:
+def command(
+    journey_paths: tuple[str, ...], customers: int, days: int, database: str, seed: int
+) -> None:
     """Run a synthetic population through all journeys on a SQLite file.
 
     Customers sign up, buy, open e-mails, have birthdays and unsubscribe over a
     simulated year; others walk each journey's graph. Prints, per journey,
     where customers stand and what was sent.
     """
-    loaded = load_journeys(journey_paths)
+    registry = plugin_registry()
+    loaded = load_journeys(journey_paths, registry)
     if database.startswith("sqlite:///"):
         path = Path(database.removeprefix("sqlite:///"))
         for suffix in ("", "-wal", "-shm"):
@@ -41,18 +52,24 @@ def command(journey_paths: tuple[str, ...], customers: int, days: int, database:
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     events = population([lj.journey for lj in loaded], customers, start, days, seed)
     clock = VirtualClock(start)
-    engine = Engine(loaded, open_store(database), clock)
+    engine = make_engine(journey_paths, open_store(database), clock, journeys=loaded)
     began = time.perf_counter()
     step = 2000  # move the clock with the events so timers fire in between
-    with tqdm(total=len(events), unit=" events", file=sys.stderr,
-              desc=f"{customers} customers, {days} days") as bar:
+    with tqdm(
+        total=len(events),
+        unit=" events",
+        file=sys.stderr,
+        desc=f"{customers} customers, {days} days",
+    ) as bar:
         for offset in range(0, len(events), step):
-            chunk = events[offset:offset + step]
+            chunk = events[offset : offset + step]
             engine.ingest(chunk)
             engine.advance_to(datetime.fromisoformat(chunk[-1]["timestamp"].replace("Z", "+00:00")))
             bar.update(len(chunk))
     engine.advance_to(start + timedelta(days=days))
     elapsed = time.perf_counter() - began
     click.echo(format_report(build_report(engine)))
-    click.echo(f"\n{len(events)} events for {customers} customers over {days} days "
-               f"in {elapsed:.1f} s ({len(events) / elapsed:,.0f} events/s) -> {database}")
+    click.echo(
+        f"\n{len(events)} events for {customers} customers over {days} days "
+        f"in {elapsed:.1f} s ({len(events) / elapsed:,.0f} events/s) -> {database}"
+    )

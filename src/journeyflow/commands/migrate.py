@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from journeyflow.clock import SystemClock
-from journeyflow.commands._common import database_option, journeys_option, load_journeys
-from journeyflow.engine import Engine
+from journeyflow.commands._common import database_option, journeys_option, make_engine
 from journeyflow.migration import migrate
 from journeyflow.store import open_store
 
@@ -24,7 +23,7 @@ def command(journey: str, journey_paths: tuple[str, ...], database: str, dry_run
     reported as stranded and stay on their version. Applied moves happen in
     transactions and are written to each customer's history.
     """
-    engine = Engine(load_journeys(journey_paths), open_store(database), SystemClock())
+    engine = make_engine(journey_paths, open_store(database), SystemClock())
     report = migrate(engine, journey, dry_run=dry_run)
     for line in report.lines():
         click.echo(line)

@@ -9,10 +9,8 @@ from typing import Any
 import click
 
 from journeyflow.clock import VirtualClock, as_utc
-from journeyflow.commands._common import read_jsonl
+from journeyflow.commands._common import load_journeys, make_engine, plugin_registry, read_jsonl
 from journeyflow.engine import Engine
-from journeyflow.exceptions import JourneyflowError
-from journeyflow.loader import load_paths
 from journeyflow.report import build_report, format_report
 from journeyflow.store import open_store
 
@@ -20,31 +18,36 @@ from journeyflow.store import open_store
 @click.command("simulate")
 @click.argument("journeys", type=click.Path(exists=True))
 @click.argument("events", type=click.File("r", encoding="utf-8"))
-@click.option("--until", "until", type=click.DateTime(
-    formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]),
-    help="run the virtual clock to this moment (UTC) after the last event")
-@click.option("--database", "-d", default="memory://", show_default=True,
-              help="where to keep the simulated customers")
+@click.option(
+    "--until",
+    "until",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]),
+    help="run the virtual clock to this moment (UTC) after the last event",
+)
+@click.option(
+    "--database",
+    "-d",
+    default="memory://",
+    show_default=True,
+    help="where to keep the simulated customers",
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-def command(journeys: str, events: Any, until: datetime | None, database: str,
-            fmt: str) -> None:
+def command(journeys: str, events: Any, until: datetime | None, database: str, fmt: str) -> None:
     """Replay EVENTS (JSON lines) through JOURNEYS (a file or folder) in virtual time.
 
     The clock starts at the first event and follows the events; timers fire
     at their due times, exactly as they would have. Nothing is sent: the
     output says where each customer stands and what would have been sent.
     """
-    loaded = load_paths([journeys])
-    if not loaded:
-        raise JourneyflowError(f"no journey files in {journeys}")
+    loaded = load_journeys([journeys], plugin_registry())
     raws = list(read_jsonl(events))
-    stamps = [r.get("timestamp") for r in raws if isinstance(r, dict) and r.get("timestamp")]
+    stamps = [str(r["timestamp"]) for r in raws if isinstance(r, dict) and r.get("timestamp")]
     try:
         start = min(as_utc(datetime.fromisoformat(s.replace("Z", "+00:00"))) for s in stamps)
     except (ValueError, AttributeError):
         start = as_utc(until) if until else as_utc(datetime(2026, 1, 1))
     clock = VirtualClock(start)
-    engine = Engine(loaded, open_store(database), clock)
+    engine = make_engine([journeys], open_store(database), clock, journeys=loaded)
     report = engine.ingest(raws)
     if until is not None:
         engine.advance_to(as_utc(until))
@@ -52,10 +55,16 @@ def command(journeys: str, events: Any, until: datetime | None, database: str,
         click.echo(f"rejected event #{rejected.index + 1}: {rejected.reason}", err=True)
     customers = sorted({e.customer_id for e in engine.enrolments()})
     if fmt == "json":
-        click.echo(json.dumps({
-            "customers": [_customer_json(engine, c) for c in customers],
-            "journeys": [r.as_dict() for r in build_report(engine)],
-        }, indent=2, default=str))
+        click.echo(
+            json.dumps(
+                {
+                    "customers": [_customer_json(engine, c) for c in customers],
+                    "journeys": [r.as_dict() for r in build_report(engine)],
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return
     for cid in customers:
         click.echo(f"{cid}:")
@@ -67,16 +76,28 @@ def command(journeys: str, events: Any, until: datetime | None, database: str,
                 what = effect.template or effect.data.get("title", "")
                 click.echo(f"    {effect.created_at:%Y-%m-%d %H:%M} {effect.channel} {what}")
     click.echo(format_report(build_report(engine)))
-    click.echo(f"\n{report.accepted} events applied, {len(report.rejected)} rejected; "
-               f"clock at {clock.now():%Y-%m-%d %H:%M}Z")
+    click.echo(
+        f"\n{report.accepted} events applied, {len(report.rejected)} rejected; "
+        f"clock at {clock.now():%Y-%m-%d %H:%M}Z"
+    )
 
 
 def _customer_json(engine: Engine, cid: str) -> dict[str, Any]:
     return {
         "customer": cid,
-        "enrolments": [{"journey": e.journey, "state": e.state, "status": e.status,
-                        "in_holdout": e.in_holdout, "key": e.key}
-                       for e in engine.enrolments(cid)],
-        "sent": [{"at": f.created_at.isoformat(), "channel": f.channel, "template": f.template}
-                 for f in engine.effects(cid) if f.status != "suppressed"],
+        "enrolments": [
+            {
+                "journey": e.journey,
+                "state": e.state,
+                "status": e.status,
+                "in_holdout": e.in_holdout,
+                "key": e.key,
+            }
+            for e in engine.enrolments(cid)
+        ],
+        "sent": [
+            {"at": f.created_at.isoformat(), "channel": f.channel, "template": f.template}
+            for f in engine.effects(cid)
+            if f.status != "suppressed"
+        ],
     }

@@ -63,25 +63,30 @@ class Store(Protocol):
         """(content hash, source) of a stored journey version, or None."""
         ...
 
-    def save_journey_version(self, journey: str, version: int, content_hash: str,
-                             source: str) -> None: ...
+    def save_journey_version(
+        self, journey: str, version: int, content_hash: str, source: str
+    ) -> None: ...
 
     def journey_versions(self, journey: str) -> list[int]: ...
 
     # Queries (read-only)
     def get_customer(self, customer_id: str) -> CustomerRecord | None: ...
 
-    def get_enrolments(self, customer_id: str | None = None,
-                       journey: str | None = None) -> list[EnrolmentRecord]: ...
+    def get_enrolments(
+        self, customer_id: str | None = None, journey: str | None = None
+    ) -> list[EnrolmentRecord]: ...
 
-    def get_history(self, customer_id: str | None = None,
-                    journey: str | None = None) -> list[HistoryRecord]: ...
+    def get_history(
+        self, customer_id: str | None = None, journey: str | None = None
+    ) -> list[HistoryRecord]: ...
 
-    def get_effects(self, customer_id: str | None = None,
-                    status: str | None = None) -> list[Effect]: ...
+    def get_effects(
+        self, customer_id: str | None = None, status: str | None = None
+    ) -> list[Effect]: ...
 
-    def update_effect(self, key: str, status: str, attempts: int,
-                      last_error: str | None) -> None: ...
+    def update_effect(
+        self, key: str, status: str, attempts: int, last_error: str | None
+    ) -> None: ...
 
     def count_events(self) -> int: ...
 
@@ -91,8 +96,10 @@ class Store(Protocol):
 
     def customer_ids(self) -> list[str]: ...
 
-    def iter_customer_events(self, until: datetime | None = None,
-                             ) -> Iterable[tuple[CustomerRecord, list[dict[str, Any]]]]:
+    def iter_customer_events(
+        self,
+        until: datetime | None = None,
+    ) -> Iterable[tuple[CustomerRecord, list[dict[str, Any]]]]:
         """Each customer with its stored events (oldest first), one customer at a
         time, streamed: what segmenters and KPI collectors read."""
         ...

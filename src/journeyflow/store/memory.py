@@ -33,8 +33,9 @@ class MemoryStore:
     def journey_version(self, journey: str, version: int) -> tuple[str, str] | None:
         return self.versions.get((journey, version))
 
-    def save_journey_version(self, journey: str, version: int, content_hash: str,
-                             source: str) -> None:
+    def save_journey_version(
+        self, journey: str, version: int, content_hash: str, source: str
+    ) -> None:
         self.versions.setdefault((journey, version), (content_hash, source))
 
     def journey_versions(self, journey: str) -> list[int]:
@@ -45,33 +46,48 @@ class MemoryStore:
         found = self.customers.get(customer_id)
         return copy.deepcopy(found) if found else None
 
-    def get_enrolments(self, customer_id: str | None = None,
-                       journey: str | None = None) -> list[EnrolmentRecord]:
-        ids = (self.by_customer.get(customer_id, []) if customer_id is not None
-               else list(self.enrolments))
-        return [copy.deepcopy(self.enrolments[i]) for i in ids
-                if journey is None or self.enrolments[i].journey == journey]
+    def get_enrolments(
+        self, customer_id: str | None = None, journey: str | None = None
+    ) -> list[EnrolmentRecord]:
+        ids = (
+            self.by_customer.get(customer_id, [])
+            if customer_id is not None
+            else list(self.enrolments)
+        )
+        return [
+            copy.deepcopy(self.enrolments[i])
+            for i in ids
+            if journey is None or self.enrolments[i].journey == journey
+        ]
 
-    def get_history(self, customer_id: str | None = None,
-                    journey: str | None = None) -> list[HistoryRecord]:
-        return [h for h in self.history
-                if (customer_id is None or h.customer_id == customer_id)
-                and (journey is None or h.journey == journey)]
+    def get_history(
+        self, customer_id: str | None = None, journey: str | None = None
+    ) -> list[HistoryRecord]:
+        return [
+            h
+            for h in self.history
+            if (customer_id is None or h.customer_id == customer_id)
+            and (journey is None or h.journey == journey)
+        ]
 
-    def get_effects(self, customer_id: str | None = None,
-                    status: str | None = None) -> list[Effect]:
-        found = [e for e in self.effects.values()
-                 if (customer_id is None or e.customer_id == customer_id)
-                 and (status is None or e.status == status)]
+    def get_effects(
+        self, customer_id: str | None = None, status: str | None = None
+    ) -> list[Effect]:
+        found = [
+            e
+            for e in self.effects.values()
+            if (customer_id is None or e.customer_id == customer_id)
+            and (status is None or e.status == status)
+        ]
         # the SQL store's order: time, then enrolment, then (transition, action)
         return sorted(found, key=lambda e: (e.created_at, e.enrolment_id, e.seq, e.action))
 
-    def update_effect(self, key: str, status: str, attempts: int,
-                      last_error: str | None) -> None:
+    def update_effect(self, key: str, status: str, attempts: int, last_error: str | None) -> None:
         from dataclasses import replace
 
-        self.effects[key] = replace(self.effects[key], status=status, attempts=attempts,
-                                    last_error=last_error)
+        self.effects[key] = replace(
+            self.effects[key], status=status, attempts=attempts, last_error=last_error
+        )
 
     def count_events(self) -> int:
         return len(self.events)
@@ -84,8 +100,10 @@ class MemoryStore:
     def customer_ids(self) -> list[str]:
         return sorted(self.customers)
 
-    def iter_customer_events(self, until: datetime | None = None,
-                             ) -> Iterable[tuple[CustomerRecord, list[dict[str, Any]]]]:
+    def iter_customer_events(
+        self,
+        until: datetime | None = None,
+    ) -> Iterable[tuple[CustomerRecord, list[dict[str, Any]]]]:
         grouped: dict[str, list[dict[str, Any]]] = {}
         for raw in self.events.values():
             if until is None or raw["timestamp"] <= until.isoformat():
@@ -116,8 +134,10 @@ class _MemoryUnitOfWork:
                 continue
             stored = self._store.customers.get(cid)
             self._customers[cid] = copy.deepcopy(stored) if stored else CustomerRecord(cid)
-            self._enrolments[cid] = [copy.deepcopy(self._store.enrolments[i])
-                                     for i in self._store.by_customer.get(cid, [])]
+            self._enrolments[cid] = [
+                copy.deepcopy(self._store.enrolments[i])
+                for i in self._store.by_customer.get(cid, [])
+            ]
 
     def customer(self, customer_id: str) -> CustomerRecord:
         self.load([customer_id])

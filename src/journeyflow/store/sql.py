@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Connection, create_engine, event, func, insert, select, update
 from sqlalchemy.engine import URL, make_url
@@ -37,6 +37,10 @@ def _naive(moment: datetime | None) -> datetime | None:
     return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
+@overload
+def _aware(moment: datetime) -> datetime: ...
+@overload
+def _aware(moment: None) -> None: ...
 def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=timezone.utc) if moment is not None else None
 
@@ -48,8 +52,10 @@ class SqlStore:
         self.synchronous = "NORMAL"
         if parsed.get_backend_name() == "sqlite":
             query = dict(parsed.query)
-            self.synchronous = str(query.pop("synchronous", None)
-                                   or os.environ.get("JOURNEYFLOW_SQLITE_SYNCHRONOUS", "NORMAL"))
+            self.synchronous = str(
+                query.pop("synchronous", None)
+                or os.environ.get("JOURNEYFLOW_SQLITE_SYNCHRONOUS", "NORMAL")
+            )
             parsed = parsed.set(query=query)
         self.engine = create_engine(parsed)
         if parsed.get_backend_name() == "sqlite":
@@ -82,26 +88,36 @@ class SqlStore:
 
     def journey_version(self, journey: str, version: int) -> tuple[str, str] | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(t.journey_versions.c.content_hash,
-                                      t.journey_versions.c.source)
-                               .where(t.journey_versions.c.journey == journey,
-                                      t.journey_versions.c.version == version)).first()
+            row = conn.execute(
+                select(t.journey_versions.c.content_hash, t.journey_versions.c.source).where(
+                    t.journey_versions.c.journey == journey, t.journey_versions.c.version == version
+                )
+            ).first()
         return (row[0], row[1]) if row else None
 
-    def save_journey_version(self, journey: str, version: int, content_hash: str,
-                             source: str) -> None:
+    def save_journey_version(
+        self, journey: str, version: int, content_hash: str, source: str
+    ) -> None:
         if self.journey_version(journey, version) is not None:
             return
         with self.engine.begin() as conn:
-            conn.execute(insert(t.journey_versions).values(
-                journey=journey, version=version, content_hash=content_hash, source=source,
-                loaded_at=_naive(datetime.now(timezone.utc))))
+            conn.execute(
+                insert(t.journey_versions).values(
+                    journey=journey,
+                    version=version,
+                    content_hash=content_hash,
+                    source=source,
+                    loaded_at=_naive(datetime.now(timezone.utc)),
+                )
+            )
 
     def journey_versions(self, journey: str) -> list[int]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t.journey_versions.c.version)
-                                .where(t.journey_versions.c.journey == journey)
-                                .order_by(t.journey_versions.c.version))
+            rows = conn.execute(
+                select(t.journey_versions.c.version)
+                .where(t.journey_versions.c.journey == journey)
+                .order_by(t.journey_versions.c.version)
+            )
             return [r[0] for r in rows]
 
     # --- queries ---------------------------------------------------------------
@@ -111,21 +127,25 @@ class SqlStore:
             row = conn.execute(select(t.customers).where(t.customers.c.id == customer_id)).first()
         return _customer(row._mapping) if row else None
 
-    def get_enrolments(self, customer_id: str | None = None,
-                       journey: str | None = None) -> list[EnrolmentRecord]:
+    def get_enrolments(
+        self, customer_id: str | None = None, journey: str | None = None
+    ) -> list[EnrolmentRecord]:
         query = select(t.enrolments)
         if customer_id is not None:
             query = query.where(t.enrolments.c.customer_id == customer_id)
         if journey is not None:
             query = query.where(t.enrolments.c.journey == journey)
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(t.enrolments.c.customer_id,
-                                               t.enrolments.c.started_at,
-                                               t.enrolments.c.id))
+            rows = conn.execute(
+                query.order_by(
+                    t.enrolments.c.customer_id, t.enrolments.c.started_at, t.enrolments.c.id
+                )
+            )
             return [_enrolment(r._mapping) for r in rows]
 
-    def get_history(self, customer_id: str | None = None,
-                    journey: str | None = None) -> list[HistoryRecord]:
+    def get_history(
+        self, customer_id: str | None = None, journey: str | None = None
+    ) -> list[HistoryRecord]:
         query = select(t.history)
         if customer_id is not None:
             query = query.where(t.history.c.customer_id == customer_id)
@@ -134,23 +154,32 @@ class SqlStore:
         with self.engine.connect() as conn:
             return [_history(r._mapping) for r in conn.execute(query.order_by(t.history.c.id))]
 
-    def get_effects(self, customer_id: str | None = None,
-                    status: str | None = None) -> list[Effect]:
+    def get_effects(
+        self, customer_id: str | None = None, status: str | None = None
+    ) -> list[Effect]:
         query = select(t.outbox)
         if customer_id is not None:
             query = query.where(t.outbox.c.customer_id == customer_id)
         if status is not None:
             query = query.where(t.outbox.c.status == status)
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(t.outbox.c.created_at, t.outbox.c.enrolment_id,
-                                               t.outbox.c.seq, t.outbox.c.action))
+            rows = conn.execute(
+                query.order_by(
+                    t.outbox.c.created_at,
+                    t.outbox.c.enrolment_id,
+                    t.outbox.c.seq,
+                    t.outbox.c.action,
+                )
+            )
             return [_effect(r._mapping) for r in rows]
 
-    def update_effect(self, key: str, status: str, attempts: int,
-                      last_error: str | None) -> None:
+    def update_effect(self, key: str, status: str, attempts: int, last_error: str | None) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(t.outbox).where(t.outbox.c.effect_key == key).values(
-                status=status, attempts=attempts, last_error=last_error))
+            conn.execute(
+                update(t.outbox)
+                .where(t.outbox.c.effect_key == key)
+                .values(status=status, attempts=attempts, last_error=last_error)
+            )
 
     def count_events(self) -> int:
         with self.engine.connect() as conn:
@@ -174,20 +203,29 @@ class SqlStore:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(select(t.customers.c.id).order_by(t.customers.c.id))]
 
-    def iter_customer_events(self, until: datetime | None = None,
-                             ) -> Iterator[tuple[CustomerRecord, list[dict[str, Any]]]]:
+    def iter_customer_events(
+        self,
+        until: datetime | None = None,
+    ) -> Iterator[tuple[CustomerRecord, list[dict[str, Any]]]]:
         last = ""
         while True:  # pages of customers, so memory stays flat however many there are
             with self.engine.connect() as conn:
-                customers = [_customer(r._mapping) for r in conn.execute(
-                    select(t.customers).where(t.customers.c.id > last)
-                    .order_by(t.customers.c.id).limit(1000))]
+                customers = [
+                    _customer(r._mapping)
+                    for r in conn.execute(
+                        select(t.customers)
+                        .where(t.customers.c.id > last)
+                        .order_by(t.customers.c.id)
+                        .limit(1000)
+                    )
+                ]
                 if not customers:
                     return
-                query = (select(t.events.c.customer_id, t.events.c.payload)
-                         .where(t.events.c.customer_id.in_([c.id for c in customers]))
-                         .order_by(t.events.c.customer_id, t.events.c.timestamp,
-                                   t.events.c.seq))
+                query = (
+                    select(t.events.c.customer_id, t.events.c.payload)
+                    .where(t.events.c.customer_id.in_([c.id for c in customers]))
+                    .order_by(t.events.c.customer_id, t.events.c.timestamp, t.events.c.seq)
+                )
                 if until is not None:
                     query = query.where(t.events.c.timestamp <= _naive(until))
                 grouped: dict[str, list[dict[str, Any]]] = {}
@@ -220,8 +258,9 @@ class SqlUnitOfWork:
     def seen_messages(self, message_ids: Sequence[str]) -> set[str]:
         seen: set[str] = set()
         for chunk in _chunked(list(dict.fromkeys(message_ids))):
-            rows = self._conn.execute(select(t.events.c.message_id)
-                                      .where(t.events.c.message_id.in_(chunk)))
+            rows = self._conn.execute(
+                select(t.events.c.message_id).where(t.events.c.message_id.in_(chunk))
+            )
             seen.update(r[0] for r in rows)
         return seen
 
@@ -232,9 +271,11 @@ class SqlUnitOfWork:
                 record = _customer(row._mapping)
                 self._customers[record.id] = record
                 self._customer_rows[record.id] = _customer_row(record)
-            rows = self._conn.execute(select(t.enrolments)
-                                      .where(t.enrolments.c.customer_id.in_(chunk))
-                                      .order_by(t.enrolments.c.started_at, t.enrolments.c.id))
+            rows = self._conn.execute(
+                select(t.enrolments)
+                .where(t.enrolments.c.customer_id.in_(chunk))
+                .order_by(t.enrolments.c.started_at, t.enrolments.c.id)
+            )
             for row in rows:
                 enrolment = _enrolment(row._mapping)
                 self._enrolments.setdefault(enrolment.customer_id, []).append(enrolment)
@@ -275,7 +316,10 @@ class SqlUnitOfWork:
         rows = self._conn.execute(
             select(e.c.customer_id, func.min(e.c.next_due_at).label("due"))
             .where(e.c.next_due_at <= _naive(until))
-            .group_by(e.c.customer_id).order_by("due", e.c.customer_id).limit(limit))
+            .group_by(e.c.customer_id)
+            .order_by("due", e.c.customer_id)
+            .limit(limit)
+        )
         return [r[0] for r in rows]
 
     def commit(self) -> None:
@@ -292,8 +336,10 @@ class SqlUnitOfWork:
         if new_customers:
             conn.execute(insert(t.customers), new_customers)
         if changed_customers:
-            conn.execute(t.customers.update().where(t.customers.c.id == _bind("b_id")),
-                         [_rebind(r) for r in changed_customers])
+            conn.execute(
+                t.customers.update().where(t.customers.c.id == _bind("b_id")),
+                [_rebind(r) for r in changed_customers],
+            )
         new_enrolments, changed_enrolments = [], []
         for listing in self._enrolments.values():
             for enrolment in listing:
@@ -306,14 +352,27 @@ class SqlUnitOfWork:
         if new_enrolments:
             conn.execute(insert(t.enrolments), new_enrolments)
         if changed_enrolments:
-            conn.execute(t.enrolments.update().where(t.enrolments.c.id == _bind("b_id")),
-                         [_rebind(r) for r in changed_enrolments])
+            conn.execute(
+                t.enrolments.update().where(t.enrolments.c.id == _bind("b_id")),
+                [_rebind(r) for r in changed_enrolments],
+            )
         if self._events:
             now = _naive(datetime.now(timezone.utc))
-            conn.execute(insert(t.events), [
-                {"message_id": ev.message_id, "customer_id": ev.customer_id, "type": ev.type,
-                 "name": ev.name, "timestamp": _naive(ev.timestamp), "payload": ev.to_raw(),
-                 "processed_at": now} for ev in self._events])
+            conn.execute(
+                insert(t.events),
+                [
+                    {
+                        "message_id": ev.message_id,
+                        "customer_id": ev.customer_id,
+                        "type": ev.type,
+                        "name": ev.name,
+                        "timestamp": _naive(ev.timestamp),
+                        "payload": ev.to_raw(),
+                        "processed_at": now,
+                    }
+                    for ev in self._events
+                ],
+            )
         if self._history:
             conn.execute(insert(t.history), [_history_row(h) for h in self._history])
         if self._effects:
@@ -321,8 +380,12 @@ class SqlUnitOfWork:
             keys = [e.key for e in self._effects]
             existing: set[str] = set()
             for chunk in _chunked(keys):
-                existing.update(r[0] for r in conn.execute(
-                    select(t.outbox.c.effect_key).where(t.outbox.c.effect_key.in_(chunk))))
+                existing.update(
+                    r[0]
+                    for r in conn.execute(
+                        select(t.outbox.c.effect_key).where(t.outbox.c.effect_key.in_(chunk))
+                    )
+                )
             fresh = {e.key: _effect_row(e) for e in self._effects if e.key not in existing}
             if fresh:
                 conn.execute(insert(t.outbox), list(fresh.values()))
@@ -350,74 +413,136 @@ def _rebind(row: dict[str, Any]) -> dict[str, Any]:
 
 def _chunked(items: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(items), _IN_CHUNK):
-        yield items[start:start + _IN_CHUNK]
+        yield items[start : start + _IN_CHUNK]
 
 
 # --- row <-> record ------------------------------------------------------------
 
 
 def _customer(m: Any) -> CustomerRecord:
-    return CustomerRecord(m["id"], dict(m["attributes"] or {}), list(m["segments"] or []),
-                          _aware(m["created_at"]))
+    return CustomerRecord(
+        m["id"], dict(m["attributes"] or {}), list(m["segments"] or []), _aware(m["created_at"])
+    )
 
 
 def _customer_row(c: CustomerRecord) -> dict[str, Any]:
-    return {"id": c.id, "attributes": _jsonable(c.attributes), "segments": list(c.segments),
-            "created_at": _naive(c.created_at)}
+    return {
+        "id": c.id,
+        "attributes": _jsonable(c.attributes),
+        "segments": list(c.segments),
+        "created_at": _naive(c.created_at),
+    }
 
 
 def _enrolment(m: Any) -> EnrolmentRecord:
     return EnrolmentRecord(
-        id=m["id"], customer_id=m["customer_id"], journey=m["journey"], version=m["version"],
-        key=m["key"], ordinal=m["ordinal"], state=m["state"],
-        entered_at=_aware(m["entered_at"]),  # type: ignore[arg-type]
-        started_at=_aware(m["started_at"]),  # type: ignore[arg-type]
-        status=m["status"], ended_at=_aware(m["ended_at"]), end_reason=m["end_reason"],
-        in_holdout=bool(m["in_holdout"]), seq=m["seq"],
+        id=m["id"],
+        customer_id=m["customer_id"],
+        journey=m["journey"],
+        version=m["version"],
+        key=m["key"],
+        ordinal=m["ordinal"],
+        state=m["state"],
+        entered_at=_aware(m["entered_at"]),
+        started_at=_aware(m["started_at"]),
+        status=m["status"],
+        ended_at=_aware(m["ended_at"]),
+        end_reason=m["end_reason"],
+        in_holdout=bool(m["in_holdout"]),
+        seq=m["seq"],
         timers=[(int(i), datetime.fromisoformat(d)) for i, d in m["timers"]],
     )
 
 
 def _enrolment_row(e: EnrolmentRecord) -> dict[str, Any]:
     return {
-        "id": e.id, "customer_id": e.customer_id, "journey": e.journey, "version": e.version,
-        "key": e.key, "ordinal": e.ordinal, "state": e.state,
-        "entered_at": _naive(e.entered_at), "started_at": _naive(e.started_at),
-        "status": e.status, "ended_at": _naive(e.ended_at), "end_reason": e.end_reason,
-        "in_holdout": e.in_holdout, "seq": e.seq,
+        "id": e.id,
+        "customer_id": e.customer_id,
+        "journey": e.journey,
+        "version": e.version,
+        "key": e.key,
+        "ordinal": e.ordinal,
+        "state": e.state,
+        "entered_at": _naive(e.entered_at),
+        "started_at": _naive(e.started_at),
+        "status": e.status,
+        "ended_at": _naive(e.ended_at),
+        "end_reason": e.end_reason,
+        "in_holdout": e.in_holdout,
+        "seq": e.seq,
         "timers": [[i, d.isoformat()] for i, d in e.timers],
         "next_due_at": _naive(e.next_due_at) if e.active else None,
     }
 
 
 def _history(m: Any) -> HistoryRecord:
-    return HistoryRecord(m["enrolment_id"], m["customer_id"], m["journey"], m["seq"], m["kind"],
-                         m["from_state"], m["to_state"], m["cause"],
-                         _aware(m["at"]), m["detail"])  # type: ignore[arg-type]
+    return HistoryRecord(
+        m["enrolment_id"],
+        m["customer_id"],
+        m["journey"],
+        m["seq"],
+        m["kind"],
+        m["from_state"],
+        m["to_state"],
+        m["cause"],
+        _aware(m["at"]),
+        m["detail"],
+    )
 
 
 def _history_row(h: HistoryRecord) -> dict[str, Any]:
-    return {"enrolment_id": h.enrolment_id, "customer_id": h.customer_id, "journey": h.journey,
-            "seq": h.seq, "kind": h.kind, "from_state": h.from_state, "to_state": h.to_state,
-            "cause": h.cause, "at": _naive(h.at), "detail": h.detail}
+    return {
+        "enrolment_id": h.enrolment_id,
+        "customer_id": h.customer_id,
+        "journey": h.journey,
+        "seq": h.seq,
+        "kind": h.kind,
+        "from_state": h.from_state,
+        "to_state": h.to_state,
+        "cause": h.cause,
+        "at": _naive(h.at),
+        "detail": h.detail,
+    }
 
 
 def _effect(m: Any) -> Effect:
-    return Effect(key=m["effect_key"], channel=m["channel"], customer_id=m["customer_id"],
-                  journey=m["journey"], version=m["version"], enrolment_id=m["enrolment_id"],
-                  created_at=_aware(m["created_at"]),  # type: ignore[arg-type]
-                  template=m["template"], data=dict(m["data"] or {}), status=m["status"],
-                  attempts=m["attempts"], last_error=m["last_error"], seq=m["seq"],
-                  action=m["action"], next_attempt_at=_aware(m["next_attempt_at"]))
+    return Effect(
+        key=m["effect_key"],
+        channel=m["channel"],
+        customer_id=m["customer_id"],
+        journey=m["journey"],
+        version=m["version"],
+        enrolment_id=m["enrolment_id"],
+        created_at=_aware(m["created_at"]),
+        template=m["template"],
+        data=dict(m["data"] or {}),
+        status=m["status"],
+        attempts=m["attempts"],
+        last_error=m["last_error"],
+        seq=m["seq"],
+        action=m["action"],
+        next_attempt_at=_aware(m["next_attempt_at"]),
+    )
 
 
 def _effect_row(e: Effect) -> dict[str, Any]:
-    return {"effect_key": e.key, "channel": e.channel, "customer_id": e.customer_id,
-            "journey": e.journey, "version": e.version, "enrolment_id": e.enrolment_id,
-            "created_at": _naive(e.created_at), "template": e.template,
-            "data": _jsonable(e.data), "status": e.status, "attempts": e.attempts,
-            "last_error": e.last_error, "seq": e.seq, "action": e.action,
-            "next_attempt_at": _naive(e.next_attempt_at)}
+    return {
+        "effect_key": e.key,
+        "channel": e.channel,
+        "customer_id": e.customer_id,
+        "journey": e.journey,
+        "version": e.version,
+        "enrolment_id": e.enrolment_id,
+        "created_at": _naive(e.created_at),
+        "template": e.template,
+        "data": _jsonable(e.data),
+        "status": e.status,
+        "attempts": e.attempts,
+        "last_error": e.last_error,
+        "seq": e.seq,
+        "action": e.action,
+        "next_attempt_at": _naive(e.next_attempt_at),
+    }
 
 
 def _jsonable(value: Any) -> Any:

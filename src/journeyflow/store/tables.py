@@ -19,7 +19,8 @@ from sqlalchemy import (
 metadata = MetaData()
 
 customers = Table(
-    "customers", metadata,
+    "customers",
+    metadata,
     Column("id", String(255), primary_key=True),
     Column("attributes", JSON, nullable=False),
     Column("segments", JSON, nullable=False),
@@ -27,7 +28,8 @@ customers = Table(
 )
 
 journey_versions = Table(
-    "journey_versions", metadata,
+    "journey_versions",
+    metadata,
     Column("journey", String(100), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("content_hash", String(64), nullable=False),
@@ -36,7 +38,8 @@ journey_versions = Table(
 )
 
 enrolments = Table(
-    "enrolments", metadata,
+    "enrolments",
+    metadata,
     Column("id", String(600), primary_key=True),
     Column("customer_id", String(255), nullable=False),
     Column("journey", String(100), nullable=False),
@@ -60,7 +63,8 @@ enrolments = Table(
 )
 
 events = Table(
-    "events", metadata,
+    "events",
+    metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),  # arrival order
     Column("message_id", String(255), nullable=False, unique=True),
     Column("customer_id", String(255), nullable=False),
@@ -73,7 +77,8 @@ events = Table(
 )
 
 history = Table(
-    "history", metadata,
+    "history",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("enrolment_id", String(600), nullable=False),
     Column("customer_id", String(255), nullable=False),
@@ -90,7 +95,8 @@ history = Table(
 )
 
 outbox = Table(
-    "outbox", metadata,
+    "outbox",
+    metadata,
     Column("effect_key", String(64), primary_key=True),
     Column("channel", String(100), nullable=False),
     Column("customer_id", String(255), nullable=False),

@@ -4,7 +4,7 @@ mode so SQLite can alter tables."""
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from journeyflow.store.tables import metadata
 
@@ -21,9 +21,12 @@ def run() -> None:
     _migrate(connection)
 
 
-def _migrate(connection: object) -> None:
-    context.configure(connection=connection, target_metadata=metadata,  # type: ignore[arg-type]
-                      render_as_batch=True)
+def _migrate(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 
