@@ -41,7 +41,7 @@ import difflib
 import hashlib
 import io
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -55,6 +55,7 @@ from ruamel.yaml.events import (
     CollectionEndEvent,
     CollectionStartEvent,
     DocumentStartEvent,
+    MappingStartEvent,
     NodeEvent,
     ScalarEvent,
 )
@@ -336,8 +337,9 @@ _SYNTAX_HINTS = {
 def _read_yaml(text: str, filename: str, problems: list[Problem]) -> Node | None:
     """Parse to a node tree, refusing what safe YAML for journeys must not hold.
 
-    Events are checked before any node is composed: an alias bomb is refused
-    before it can expand, and a deep nesting before it can recurse.
+    One pass over the parser's events checks each event before its node is
+    built: an alias bomb is refused before anything could expand it, and a
+    deep nesting before anything recurses into it.
     """
     too_deep = _flow_too_deep(text)
     if too_deep is not None:
@@ -345,30 +347,32 @@ def _read_yaml(text: str, filename: str, problems: list[Problem]) -> Node | None
         return None
     tab_lines = [i for i, line in enumerate(text.splitlines(), 1)
                  if "\t" in line[: len(line) - len(line.lstrip(" \t"))]]
-    quoted: list[tuple[int, int]] = []
+    y = _yaml()
+    tree = _Tree(text, filename, y.resolver)
     try:
-        for problem in _check_events(_yaml().parse(text), text, filename, quoted):
-            problems.append(problem)
-            if problem.code in ("JF109", "JF111"):
-                return None
-        if problems:
-            return None
-        tab_lines = [n for n in tab_lines if not any(a < n <= b for a, b in quoted)]
-        if tab_lines:
-            problems.append(_tab_problem(text, tab_lines, filename))
-            return None
-        root: Node | None = _yaml().compose(text)
+        for event in y.parse(text):
+            if not tree.add(event):
+                break
     except YAMLError as exc:
         if tab_lines:  # a tab in the indentation is the likely cause: say that instead
             problems.append(_tab_problem(text, tab_lines, filename))
         else:
             problems.append(_syntax_problem(exc, text, filename))
         return None
-    if root is None:
+    problems.extend(tree.problems)
+    if problems:
+        return None
+    tab_lines = [n for n in tab_lines if not any(a < n <= b for a, b in tree.quoted)]
+    if tab_lines:
+        problems.append(_tab_problem(text, tab_lines, filename))
+        return None
+    if tree.root is None or (isinstance(tree.root, ScalarNode) and tree.root.value == ""
+                             and tree.root.tag == _CORE + "null"):
         problems.append(Problem(
             "JF105", "the file is empty: a journey needs at least `journey:`, `version:`, "
             "`entry:`, `initial:` and `states:`", filename, 1, 1))
-    return root
+        return None
+    return tree.root
 
 
 def _yaml() -> YAML:
@@ -404,50 +408,89 @@ def _depth_problem(filename: str, line: int, col: int) -> Problem:
                    filename, line, col)
 
 
-def _check_events(events: Iterator[Any], text: str, filename: str,
-                  quoted: list[tuple[int, int]]) -> Iterator[Problem]:
-    lines = text.splitlines()
-    depth = 0
-    documents = 0
-    anchors_reported = False
-    for ev in events:
+class _Tree:
+    """Checks parser events one by one and builds ruamel nodes from the good
+    ones (ruamel's own composer would need a second, slow, parse)."""
+
+    def __init__(self, text: str, filename: str, resolver: Any) -> None:
+        self.lines = text.splitlines()
+        self.filename = filename
+        self.resolver = resolver
+        self.problems: list[Problem] = []
+        self.quoted: list[tuple[int, int]] = []  # line spans of quoted/block scalars
+        self.root: Node | None = None
+        self.stack: list[Node] = []
+        self.keys: list[Node | None] = []  # per open mapping: a key awaiting its value
+        self.documents = 0
+        self.anchors_reported = False
+
+    def problem(self, code: str, message: str, line: int, col: int) -> None:
+        self.problems.append(Problem(code, message, self.filename, line, col))
+
+    def add(self, ev: Any) -> bool:
+        """Take one event; False once reading further is pointless."""
         mark = ev.start_mark
         line, col = mark.line + 1, mark.column + 1
         if isinstance(ev, DocumentStartEvent):
-            documents += 1
-            if documents > 1:
-                yield Problem("JF111", "a second YAML document (`---`): one journey per "
-                              "file; move it to a file of its own", filename, line, col)
-            version = getattr(ev, "version", None)
-            if version is not None and tuple(version) != (1, 2):
-                line = next((i for i, t in enumerate(lines, 1) if t.startswith("%YAML")), line)
-                col = 1
-                yield Problem("JF112", f"`%YAML {version[0]}.{version[1]}`: journeys are "
-                              "read as YAML 1.2 (where `on:` is a string); remove the "
-                              "directive", filename, line, col)
+            return self._document(ev, line, col)
         is_anchor = isinstance(ev, AliasEvent) or (isinstance(ev, NodeEvent) and ev.anchor)
-        if is_anchor and not anchors_reported:
-            anchors_reported = True  # one is enough: a bomb has thousands
+        if is_anchor and not self.anchors_reported:
+            self.anchors_reported = True  # one is enough: a bomb has thousands
             sign = "*" if isinstance(ev, AliasEvent) else "&"
-            yield Problem("JF108", f"anchors and aliases ({sign}{ev.anchor}) are not "
-                          "allowed in journeys: write the value out in full (aliases "
-                          "can hide exponential 'billion laughs' expansions)",
-                          filename, line, col)
-        tag = getattr(ev, "tag", None) if isinstance(ev, NodeEvent) else None
+            self.problem("JF108", f"anchors and aliases ({sign}{ev.anchor}) are not allowed "
+                         "in journeys: write the value out in full (aliases can hide "
+                         "exponential 'billion laughs' expansions)", line, col)
+        tag = ev.tag if isinstance(ev, NodeEvent) and not isinstance(ev, AliasEvent) else None
         if tag and tag != _CORE + "str":
             shown = "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
-            yield Problem("JF107", f"the tag {shown} is not allowed: journeys are plain data; "
-                          "remove the tag (quote the value if it must stay text)",
-                          filename, line, col)
-        if isinstance(ev, CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                yield _depth_problem(filename, line, col)
-                return
+            self.problem("JF107", f"the tag {shown} is not allowed: journeys are plain data; "
+                         "remove the tag (quote the value if it must stay text)", line, col)
+        if isinstance(ev, ScalarEvent):
+            if ev.style in ("'", '"', "|", ">"):
+                self.quoted.append((line, ev.end_mark.line + 1))
+            node_tag = tag or self.resolver.resolve(ScalarNode, ev.value, ev.implicit)
+            self._attach(ScalarNode(node_tag, ev.value, ev.start_mark, ev.end_mark,
+                                    style=ev.style))
+        elif isinstance(ev, CollectionStartEvent):
+            if len(self.stack) >= MAX_DEPTH:
+                self.problems.append(_depth_problem(self.filename, line, col))
+                return False
+            kind = MappingNode if isinstance(ev, MappingStartEvent) else SequenceNode
+            node = kind(tag or self.resolver.resolve(kind, None, ev.implicit), [],
+                        ev.start_mark, None)
+            self._attach(node)
+            self.stack.append(node)
+            self.keys.append(None)
         elif isinstance(ev, CollectionEndEvent):
-            depth -= 1
-        elif isinstance(ev, ScalarEvent) and ev.style in ("'", '"', "|", ">"):
-            quoted.append((mark.line + 1, ev.end_mark.line + 1))
+            self.stack.pop().end_mark = ev.end_mark
+            self.keys.pop()
+        return True
+
+    def _document(self, ev: DocumentStartEvent, line: int, col: int) -> bool:
+        self.documents += 1
+        if self.documents > 1:
+            self.problem("JF111", "a second YAML document (`---`): one journey per file; "
+                         "move it to a file of its own", line, col)
+            return False
+        version = getattr(ev, "version", None)
+        if version is not None and tuple(version) != (1, 2):
+            line = next((i for i, t in enumerate(self.lines, 1) if t.startswith("%YAML")), line)
+            self.problem("JF112", f"`%YAML {version[0]}.{version[1]}`: journeys are read as "
+                         "YAML 1.2 (where `on:` is a string); remove the directive", line, 1)
+        return True
+
+    def _attach(self, node: Node) -> None:
+        if not self.stack:
+            self.root = node
+            return
+        parent = self.stack[-1]
+        if isinstance(parent, SequenceNode):
+            parent.value.append(node)
+        elif self.keys[-1] is None:
+            self.keys[-1] = node
+        else:
+            parent.value.append((self.keys[-1], node))
+            self.keys[-1] = None
 
 
 def _tab_problem(text: str, lines: list[int], filename: str) -> Problem:
