@@ -179,3 +179,30 @@ def test_journeyflow_engine_fixture(journeyflow_engine) -> None:  # type: ignore
     engine.advance_to(engine.clock.now().replace(day=7))
     assert [e.template for e in engine.effects("u1")] == ["welcome", "nudge", None]
     assert engine.enrolments("u1")[0].status == "completed"
+
+
+def test_plugin_cel_functions_reach_the_engine(tmp_path: Path) -> None:
+    journey = tmp_path / "scores.yaml"
+    journey.write_text("""\
+journey: fixture-scores
+version: 1
+entry: {on: [scored]}
+initial: scored
+states:
+  scored:
+    on_enter:
+      - set: {double: '=twice(event.properties.n)'}
+    transitions:
+      - {after: 1d, to: done}
+  done: {final: true}
+tests:
+  - name: a plugin's CEL function computes an attribute
+    steps:
+      - event: {userId: s1, event: scored, properties: {n: 21}}
+      - expect: {customer: s1, attributes: {double: 42}}
+""")
+    [case] = collect([journey]).cases  # an unknown function is a warning, not an error
+    assert run_case(case, functions={"twice": lambda n: n * 2}).outcome == "passed"
+    without = run_case(case)
+    assert without.outcome == "error"
+    assert "unknown function 'twice'" in without.message

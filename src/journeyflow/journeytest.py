@@ -49,6 +49,12 @@ How a test runs
       `attributes`, these customer attributes with these values (others
       allowed); `in_holdout`; `enrolled` (false: no enrolment at all).
 
+    Journeys are loaded without checking channel, segment, KPI and vertical
+    names against the installed plugins (`journeyflow validate` does that):
+    a test exercises the journey's logic, and nothing is dispatched. The
+    plugins' CEL functions are available when the caller passes them (the
+    command line and the pytest plugin do).
+
     A failing `expect` stops the test; the report names the test, the step
     number and its line, expected against actual, the enrolment's pending
     timers and the customer's history. A test that cannot run (an event the
@@ -60,7 +66,7 @@ from __future__ import annotations
 import dataclasses
 import time as _time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -353,17 +359,22 @@ class _ExpectFailed(Exception):
         self.report = report
 
 
-def run_case(case: JourneyCase, *, coverage: bool = False) -> CaseResult:
-    """Run one journey test on a fresh in-memory store and a virtual clock."""
+def run_case(case: JourneyCase, *, coverage: bool = False,
+             functions: Mapping[str, Callable[..., Any]] | None = None) -> CaseResult:
+    """Run one journey test on a fresh in-memory store and a virtual clock.
+
+    :param coverage: record the states and transitions the test exercises
+    :param functions: extra CEL functions (the installed plugins' ones)
+    """
     started = _time.perf_counter()
-    runner = _CaseRun(case, coverage)
+    runner = _CaseRun(case, coverage, functions)
     outcome: Outcome = "passed"
     message = ""
     try:
         runner.run()
     except _ExpectFailed as exc:
         outcome, message = "failed", exc.report
-    except JourneyTestError as exc:
+    except JourneyflowError as exc:  # the test or the journey is wrong, not the engine
         outcome, message = "error", f"{case.nodeid}\n{runner.step_where()}: {exc}"
     except Exception as exc:  # an engine bug must not stop the other tests
         import traceback
@@ -379,16 +390,22 @@ def run_case(case: JourneyCase, *, coverage: bool = False) -> CaseResult:
 
 
 class _CaseRun:
-    def __init__(self, case: JourneyCase, coverage: bool) -> None:
-        from journeyflow.store import MemoryStore
-
+    def __init__(self, case: JourneyCase, coverage: bool,
+                 functions: Mapping[str, Callable[..., Any]] | None) -> None:
         self.case = case
         self.journey_id = case.journey.journey.journey
         self.clock = VirtualClock(_start_of(case.test))
         self.taken: set[tuple[str, str, int]] = set()
-        self.engine: Engine = _engine(list(case.loaded), MemoryStore(), self.clock,
-                                      self.taken if coverage else None)
         self.step = 0
+        self._watch = coverage
+        self._functions = dict(functions or {})
+
+    @cached_property
+    def engine(self) -> Engine:
+        from journeyflow.store import MemoryStore
+
+        return _engine(list(self.case.loaded), MemoryStore(), self.clock,
+                       self.taken if self._watch else None, self._functions)
 
     def step_where(self) -> str:
         if not self.step:
@@ -396,6 +413,7 @@ class _CaseRun:
         return f"step {self.step} ({self.case.where(self.step)})"
 
     def run(self) -> None:
+        assert self.engine is not None  # built here, so a journey it refuses is an error
         for number, step in enumerate(self.case.test.steps, 1):
             self.step = number
             if isinstance(step, dsl.EventStep):
@@ -545,6 +563,8 @@ class _CaseRun:
     # --- coverage ----------------------------------------------------------------
 
     def coverage(self) -> tuple[set[str], set[tuple[str, int]]]:
+        if "engine" not in self.__dict__:  # the engine refused the journey
+            return set(), set()
         states = {h.to_state for h in self.engine.history(journey=self.journey_id)
                   if h.kind in ("enter", "transition") and h.to_state is not None}
         taken = {(s, i) for (j, s, i) in self.taken if j == self.journey_id}
@@ -574,11 +594,12 @@ def _start_of(test: dsl.JourneyTest) -> datetime:
 
 
 def _engine(journeys: list[LoadedJourney], store: Any, clock: VirtualClock,
-            taken: set[tuple[str, str, int]] | None) -> Engine:
+            taken: set[tuple[str, str, int]] | None,
+            functions: dict[str, Callable[..., Any]]) -> Engine:
     from journeyflow.engine import Engine
 
     if taken is None:
-        return Engine(journeys, store, clock)
+        return Engine(journeys, store, clock, functions=functions)
     # Coverage needs the index of each transition taken; the history names only
     # its cause and target, and two guarded `on: nps_answered` transitions of one
     # state look alike there. So watch the one place every transition goes through.
@@ -596,7 +617,7 @@ def _engine(journeys: list[LoadedJourney], store: Any, clock: VirtualClock,
         def _run(self, uow: Any, customer_id: str) -> CustomerRun:
             return _Watched(self, uow, customer_id)
 
-    return _WatchedEngine(journeys, store, clock)
+    return _WatchedEngine(journeys, store, clock, functions=functions)
 
 
 # --- comparing sends ------------------------------------------------------------
@@ -764,14 +785,15 @@ class Session:
 
 
 def run(paths: Sequence[str | Path], *, with_all: bool = False, keyword: str | None = None,
-        coverage: bool = False, on_result: Callable[[CaseResult], None] | None = None
-        ) -> Session:
-    """Collect and run the journey tests of `paths` (see the module docstring)."""
+        coverage: bool = False, functions: Mapping[str, Callable[..., Any]] | None = None,
+        on_result: Callable[[CaseResult], None] | None = None) -> Session:
+    """Collect and run the journey tests of `paths` (see the module docstring);
+    `functions` are extra CEL functions, `on_result` hears each result as it comes."""
     started = _time.perf_counter()
     found = collect(paths, with_all=with_all, keyword=keyword)
     session = Session(errors=found.errors, journeys=found.journeys)
     for case in found.cases:
-        result = run_case(case, coverage=coverage)
+        result = run_case(case, coverage=coverage, functions=functions)
         session.results.append(result)
         if on_result is not None:
             on_result(result)

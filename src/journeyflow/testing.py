@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 _ROOTS = pytest.StashKey[tuple[list[Path], set[Path]]]()
 _NEAR = pytest.StashKey[dict[Path, list["LoadedJourney"]]]()
+_FUNCTIONS = pytest.StashKey[dict[str, Callable[..., Any]]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -104,6 +105,15 @@ class JourneyFile(pytest.File):
         return cache[folder]
 
 
+def _plugin_functions(config: pytest.Config) -> dict[str, Callable[..., Any]]:
+    """The installed journeyflow plugins' CEL functions, as `journeyflow test` has them."""
+    if _FUNCTIONS not in config.stash:
+        from journeyflow.plugins import Registry, build_manager
+
+        config.stash[_FUNCTIONS] = Registry.from_manager(build_manager()).functions()
+    return config.stash[_FUNCTIONS]
+
+
 class JourneyTestFailed(Exception):
     """Raised by a journey test item that failed or could not run; carries the report."""
 
@@ -122,7 +132,7 @@ class JourneyItem(pytest.Item):
     def runtest(self) -> None:
         from journeyflow.journeytest import run_case
 
-        result = run_case(self.case)
+        result = run_case(self.case, functions=_plugin_functions(self.config))
         if result.outcome != "passed":
             raise JourneyTestFailed(result)
 

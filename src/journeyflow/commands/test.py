@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from journeyflow.commands._common import plugin_registry
 from journeyflow.journeytest import (
     CaseResult,
     coverage,
@@ -59,8 +60,9 @@ def command(paths: tuple[str, ...], keyword: str | None, with_all: bool,
     def show(result: CaseResult) -> None:
         click.echo(f"{_WORD[result.outcome]} {result.nodeid}")
 
+    functions = plugin_registry().functions()  # CEL functions of the installed plugins
     session = run(list(paths), with_all=with_all, keyword=keyword, coverage=with_coverage,
-                  on_result=show)
+                  functions=functions, on_result=show)
     for err in session.errors:
         click.echo(f"ERROR {err.path}")
     reports = [r.message for r in session.results if r.outcome != "passed"]
