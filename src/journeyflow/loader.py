@@ -264,11 +264,11 @@ def journey_files(paths: Iterable[str | Path]) -> list[Path]:
 def analyse_paths(paths: Iterable[str | Path], *,
                   known: KnownNames | None = None) -> list[Analysis]:
     """Analyse every journey file under `paths`; a journey id defined by two
-    files is a JF314 error on the later one."""
+    otherwise valid files is a JF314 error on the later one."""
     results = [analyse_file(f, known=known) for f in journey_files(paths)]
     seen: dict[str, Analysis] = {}
     for r in results:
-        if r.journey is None:
+        if r.journey is None or r.errors:
             continue
         first = seen.setdefault(r.journey.journey, r)
         if first is not r and r.positions is not None:
