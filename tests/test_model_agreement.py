@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,9 +22,10 @@ from hypothesis import HealthCheck, assume, given, note, settings
 
 from journeyflow.clock import VirtualClock
 from journeyflow.engine import Engine
+from journeyflow.loader import load_text
 from journeyflow.store import MemoryStore
 from journeyflow.store.sql import SqlStore
-from tests.model.reference import AdvanceTo, Model, Step
+from tests.model.reference import AdvanceTo, Model, Step, Track
 from tests.model.strategies import START, Scenario, scenarios
 
 ENGINE_TIMER_CAP = 1000  # journeyflow.customer.MAX_TIMER_CHAIN: timers one pass may fire
@@ -100,6 +101,10 @@ def _cause(cause: str) -> str:
     return cause
 
 
+def _ref_key(ref: tuple[str, str | None, int]) -> tuple[str, str, int]:
+    return (ref[0], ref[1] or "", ref[2])
+
+
 def customers_of(timeline: list[Step]) -> list[str]:
     return sorted({s.customer for s in timeline if not isinstance(s, AdvanceTo)})
 
@@ -126,8 +131,12 @@ def engine_view(engine: Engine, customers: list[str]) -> dict[str, dict[str, Any
                   e.entered_at, e.started_at, e.ended_at, _reason(e.end_reason),
                   sorted(e.timers)) for e in enrolments), key=lambda t: t[:3]),
             "history": history,
+            # the outbox orders by time, then enrolment, then (transition, action): the
+            # order of sends is kept within an enrolment, not across enrolments
             "effects": [(*ref[f.enrolment_id], f.channel, f.template, f.data, f.status,
-                         f.created_at) for f in engine.effects(cid)],
+                         f.created_at) for f in sorted(
+                engine.effects(cid), key=lambda f: (f.created_at, *_ref_key(ref[f.enrolment_id]),
+                                                    f.seq, f.action))],
             "errors": errors,
         }
     return view
@@ -144,7 +153,7 @@ def model_view(model: Model, customers: list[str]) -> dict[str, dict[str, Any]]:
                   e.entered_at, e.started_at, e.ended_at, e.end_reason, sorted(e.timers))
                  for e in out.enrolments), key=lambda t: t[:3]),
             "history": out.history,
-            "effects": out.effects,
+            "effects": sorted(out.effects, key=lambda f: (f[-1], *_ref_key(f[:3]))),
             "errors": out.errors,
         }
     return view
@@ -240,11 +249,123 @@ def test_reingest_into_sqlite_changes_nothing(scenario: Scenario) -> None:
         assert before == sql_view(run_engine(scenario, MemoryStore()), customers)
 
 
-def test_timeline_is_in_time_order() -> None:
-    """Sanity of the strategies' contract: steps never go back in time."""
-    scenario = scenarios().example()
-    times: list[datetime] = [s.at for s in scenario.timeline]
-    assert times == sorted(times)
+# --- engine bugs found by the properties, shrunk by hand ----------------------------------
+#
+# Each test states the contract's behaviour (the model's) on a minimal example. The
+# property tests above keep clear of these cases (`split_actions=False`, journey ids
+# that are no prefix of one another, the engine's timer cap); widen them when fixed.
+
+T0 = START
 
 
-pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
+def track(name: str, at: datetime = T0, mid: str = "m1", customer: str = "c1",
+          **properties: Any) -> Track:
+    return Track(customer, name, at, properties, mid)
+
+
+def agree(texts: list[str], timeline: list[Step], store: Any = None,
+          batch_size: int = 1000) -> None:
+    scenario = Scenario([], [load_text(t) for t in texts], timeline)
+    model = run_model(scenario)
+    engine = run_engine(scenario, store if store is not None else MemoryStore(), batch_size)
+    customers = customers_of(timeline)
+    assert_same(engine_view(engine, customers), model_view(model, customers), "engine vs model")
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug: a split's own `actions` never run "
+                   "(customer.py builds the branch transition with actions=())")
+def test_split_actions_run() -> None:
+    agree(["""
+journey: j
+version: 1
+entry: {on: [buy]}
+initial: pick
+states:
+  pick:
+    transitions:
+      - split: [{to: done, weight: 100}]
+        actions: [{send: email, template: hello}]
+  done: {final: true}
+"""], [track("buy")])
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug: an event fires at most 1000 of the "
+                   "customer's earlier timers (MAX_TIMER_CHAIN), then applies the event in a "
+                   "stale state; the rest are dropped")
+def test_event_after_a_long_gap_fires_every_earlier_timer() -> None:
+    agree(["""
+journey: j
+version: 1
+entry: {on: [buy]}
+initial: tick
+states:
+  tick:
+    transitions:
+      - after: 1h
+        to: tick
+      - on: stop
+        to: done
+  done: {final: true}
+"""], [track("buy"), track("stop", T0 + timedelta(days=60), "m2")])
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug: same-instant timers are ordered by "
+                   "enrolment id ('a-b:c1:1' < 'a:c1:1'), not by journey id as events are")
+def test_same_instant_timers_go_in_journey_id_order() -> None:
+    text = """
+journey: a
+version: 1
+entry: {on: [buy]}
+initial: w
+states:
+  w:
+    transitions:
+      - after: 1d
+        to: done
+        actions: [{set: {last: a}}]
+  done: {final: true}
+"""
+    agree([text, text.replace("journey: a", "journey: a-b").replace("last: a", "last: a-b")],
+          [track("buy"), AdvanceTo(T0 + timedelta(days=2))])
+
+
+KEYED = """
+journey: k
+version: 1
+entry: {on: [buy], key: 'event.properties.n'}
+initial: w
+states:
+  w:
+    transitions:
+      - on: visit
+        to: done
+        actions: [{set: {last: w}}]
+      - on: go
+        to: v
+  v:
+    transitions:
+      - on: visit
+        to: done
+        actions: [{set: {last: v}}]
+  done: {final: true}
+"""
+# two orders enrolled at the same instant (2 first), order 2 moves on, then an event
+# without a key reaches both: the older enrolment (order 2) moves first, so `last` is w
+KEYED_TIMELINE: list[Step] = [track("buy", mid="m1", n=2), track("buy", mid="m2", n=1),
+                              track("go", mid="m3", n=2), track("visit", mid="m4")]
+
+
+def test_keyed_enrolments_move_oldest_first_in_memory() -> None:
+    agree([KEYED], KEYED_TIMELINE)
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug: the SQL store reloads a customer's "
+                   "enrolments by (started_at, id), the memory store keeps the order they "
+                   "were enrolled; same-instant keyed enrolments move in different orders")
+def test_keyed_enrolments_move_oldest_first_in_sqlite() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqlStore(f"sqlite:///{tmp}/x.db")
+        try:
+            agree([KEYED], KEYED_TIMELINE, store, batch_size=1)
+        finally:
+            store.close()
