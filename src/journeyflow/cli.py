@@ -15,6 +15,7 @@ import click
 
 from journeyflow import commands, log
 from journeyflow.exceptions import JourneyflowError
+from journeyflow.plugins import add_plugin_commands
 
 
 class _Group(click.Group):
@@ -44,6 +45,7 @@ def _add_commands(group: click.Group) -> None:
 
 
 _add_commands(main)
+add_plugin_commands(main)  # journeyflow_commands: plugins add theirs
 
 
 if __name__ == "__main__":  # pragma: no cover

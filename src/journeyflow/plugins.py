@@ -247,7 +247,11 @@ def add_plugin_commands(cli: click.Group, pm: pluggy.PluginManager | None = None
         try:
             pm = build_manager()
         except PluginError as exc:
-            log.warning("plugins not loaded: their commands are missing", error=str(exc))
+            # at import time, before logging is configured: say it on stderr
+            import click
+
+            click.echo(f"warning: plugins not loaded, their commands are missing: {exc}",
+                       err=True)
             return
     call_each(pm, "journeyflow_commands", cli=cli)
 
