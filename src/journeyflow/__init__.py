@@ -38,7 +38,29 @@ _EXPORTS = {
     "EnrolmentEnded": "journeyflow.types",
 }
 
-__all__ = ["hookimpl", *_EXPORTS]
+__all__ = [
+    "CelFunction",
+    "Channel",
+    "CustomerFacts",
+    "Delivery",
+    "Effect",
+    "Engine",
+    "EnrolmentEnded",
+    "Journey",
+    "JourneyDefinitionError",
+    "JourneyflowError",
+    "KpiCollector",
+    "Segmenter",
+    "SystemClock",
+    "TransitionInfo",
+    "Vertical",
+    "VirtualClock",
+    "hookimpl",
+    "load_file",
+    "load_paths",
+    "load_text",
+    "open_store",
+]
 
 if TYPE_CHECKING:
     from journeyflow.clock import SystemClock, VirtualClock
