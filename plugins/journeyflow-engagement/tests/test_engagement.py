@@ -51,7 +51,8 @@ def test_configuration_renames_segments() -> None:
     config = EngagementConfig.from_env({"JOURNEYFLOW_ENGAGEMENT_OPENED": "60d",
                                         "JOURNEYFLOW_ENGAGEMENT_CLICKED": "2w",
                                         "JOURNEYFLOW_ENGAGEMENT_DORMANT": "365d",
-                                        "JOURNEYFLOW_ENGAGEMENT_EVENTS": "app_opened, email_opened"})
+                                        "JOURNEYFLOW_ENGAGEMENT_EVENTS":
+                                            "app_opened, email_opened"})
     assert config.segments == ("opened_60d", "clicked_2w", "dormant")
     assert config.engagement_events == ("app_opened", "email_opened")
     assert seg(ev("email_opened", 70), config=config) == set()

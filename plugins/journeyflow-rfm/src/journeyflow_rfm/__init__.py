@@ -1,4 +1,4 @@
-"""The `rfm` segmenter: RFM figures and 1–5 scores from order events, and the
+"""The `rfm` segmenter: RFM figures and 1-5 scores from order events, and the
 seed-003 RFM segments (`rfm:champions`, `rfm:loyal`, `rfm:at_risk`, ...).
 
     from journeyflow_rfm import RfmConfig, rfm_table

@@ -1,4 +1,4 @@
-"""RFM scores 1–5 by quintiles, and the rules that name segments from them.
+"""RFM scores 1-5 by quintiles, and the rules that name segments from them.
 
 Scores follow pandas exactly, without pandas::
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 
 def quintile(rank: int, n: int) -> int:
-    """The quintile (1–5) of a 1-based rank among n, as `pd.qcut(ranks, 5)` gives it."""
+    """The quintile (1-5) of a 1-based rank among n, as `pd.qcut(ranks, 5)` gives it."""
     if n < 1 or not 1 <= rank <= n:
         raise ValueError(f"rank {rank} is not between 1 and {n}")
     if n == 1:
@@ -32,7 +32,7 @@ def quintile(rank: int, n: int) -> int:
 
 
 def quintile_scores(values: Sequence[float], *, higher_is_better: bool = True) -> list[int]:
-    """Scores 1–5 for `values`, in their order: rank first (ties by position),
+    """Scores 1-5 for `values`, in their order: rank first (ties by position),
     then quintiles; `higher_is_better=False` reverses the labels (recency)."""
     n = len(values)
     order = sorted(range(n), key=values.__getitem__)  # stable: ties keep their order
