@@ -97,14 +97,33 @@ class Segmenter:
 
 
 @dataclass(frozen=True)
+class StageHistory:
+    """One journey's funnel and its enrolments' moves, for per-stage KPIs.
+
+    `moves` are history rows, oldest first, as mappings with `enrolment_id`,
+    `customer_id`, `kind` (enter | transition | migrate | exit | complete),
+    `from_state`, `to_state` and `at` (an aware datetime)."""
+
+    journey: str
+    stages: tuple[str, ...]  # the journey's `stages:`, in funnel order
+    state_stages: Mapping[str, str]  # state -> its `stage:` (states without one are absent)
+    moves: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
 class KpiCollector:
-    """Computes one indicator from events over a window (None: not enough data)."""
+    """Computes one indicator from events over a window (None: not enough data).
+
+    `per_stage`, when set, computes it per funnel stage of one journey from its
+    history ({stage: value}); such a KPI's `compute` may always return None."""
 
     name: str
     title: str
     compute: Callable[[Iterable[Mapping[str, Any]], datetime, datetime], float | None]
     unit: str = ""
     description: str = ""
+    per_stage: Callable[[StageHistory, datetime, datetime],
+                        Mapping[str, float | None]] | None = None
 
 
 @dataclass(frozen=True)
