@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from journeyflow import checks, loader
 from journeyflow.checks import FIRST_PARTY_CHANNELS, SEED_VERTICALS, KnownNames, check_journey
 from journeyflow.exceptions import Problem
 from journeyflow.loader import load_text, validate_text
@@ -289,3 +293,16 @@ states:
 @pytest.mark.parametrize("zone", ["UTC", "America/Sao_Paulo", "Europe/Kyiv"])
 def test_real_time_zones_pass(zone: str) -> None:
     assert problems(HEAD + f"timezone: {zone}\nstates:\n  welcome: {{final: true}}\n") == []
+
+
+def test_every_code_is_documented_in_the_module_docstrings_and_docs() -> None:
+    used = set()
+    documented = set()
+    for module in (loader, checks):
+        used |= set(re.findall(r'"(JF\d{3})"', inspect.getsource(module)))
+        documented |= set(re.findall(r"\b(JF\d{3})\b", module.__doc__ or ""))
+    docs = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+    in_docs = set(re.findall(r"(?:### |\| )(JF\d{3})\b", docs.read_text(encoding="utf-8")))
+    assert used <= documented, sorted(used - documented)
+    assert used <= in_docs, sorted(used - in_docs)
+    assert documented <= used, sorted(documented - used)

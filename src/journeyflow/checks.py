@@ -379,7 +379,7 @@ class _Checker:
     # --- transitions that never fire -----------------------------------------------
 
     def check_shadowed(self) -> None:
-        exits = {}
+        exits: dict[str, int] = {}
         for i, rule in enumerate(self.j.exit):
             if rule.when is None:
                 for event in rule.on:
@@ -416,7 +416,8 @@ class _Checker:
 def _action_values(action: Any, path: Path_) -> Iterator[tuple[str, Path_]]:
     """CEL values of an action: strings starting with `=` in set, data and
     properties (the same places the engine compiles)."""
-    fields = {dsl.SetAction: "set", dsl.SendAction: "data", dsl.EmitAction: "properties"}
+    fields: dict[type, str] = {dsl.SetAction: "set", dsl.SendAction: "data",
+                               dsl.EmitAction: "properties"}
     fname = fields.get(type(action))
     if fname is None:
         return

@@ -440,7 +440,7 @@ class _Tree:
             self.problem("JF108", f"anchors and aliases ({sign}{ev.anchor}) are not allowed "
                          "in journeys: write the value out in full (aliases can hide "
                          "exponential 'billion laughs' expansions)", line, col)
-        tag = ev.tag if isinstance(ev, NodeEvent) and not isinstance(ev, AliasEvent) else None
+        tag: str | None = getattr(ev, "tag", None) if not isinstance(ev, AliasEvent) else None
         if tag and tag != _CORE + "str":
             shown = "!!" + tag[len(_CORE):] if tag.startswith(_CORE) else tag
             self.problem("JF107", f"the tag {shown} is not allowed: journeys are plain data; "
@@ -505,13 +505,13 @@ def _tab_problem(text: str, lines: list[int], filename: str) -> Problem:
 def _syntax_problem(exc: YAMLError, text: str, filename: str) -> Problem:
     if isinstance(exc, ReaderError):
         before = text[: exc.position]
-        line = before.count("\n") + 1
-        col = exc.position - (before.rfind("\n") + 1) + 1
         char = exc.character if isinstance(exc.character, str) else chr(exc.character)
         return Problem("JF103", f"the character U+{ord(char):04X} is not allowed in YAML: "
                        "remove it (control characters must be written as escapes inside "
-                       "double quotes)", filename, line, col)
-    line = col = None
+                       "double quotes)", filename, before.count("\n") + 1,
+                       exc.position - (before.rfind("\n") + 1) + 1)
+    line: int | None = None
+    col: int | None = None
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if isinstance(exc, MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
