@@ -7,12 +7,16 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from journeyflow.checks import FIRST_PARTY_CHANNELS, SEED_VERTICALS, KnownNames
 from journeyflow.cli import main
+from journeyflow.commands import validate as validate_module
+from journeyflow.exceptions import PluginError
 
 BROKEN = Path(__file__).parent / "broken"
 BROKEN_FILES = sorted(BROKEN.glob("*.yaml"))
@@ -36,6 +40,17 @@ states:
     final: true
 """
 WAITING = GOOD.replace("      - after: 2d\n", "      - on: contract_signed\n")
+
+
+# What the installed plugins register is fixed here: tests never depend on
+# whatever happens to be installed.
+REGISTRY = KnownNames(channels=FIRST_PARTY_CHANNELS, segments=frozenset({"rfm"}),
+                      kpis=frozenset({"repurchase_rate"}), verticals=SEED_VERTICALS)
+
+
+@pytest.fixture(autouse=True)
+def fixed_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(validate_module, "installed_names", lambda: REGISTRY)
 
 
 def expectation(path: Path) -> tuple[str, int]:
@@ -67,7 +82,7 @@ def test_broken_file_fails_with_its_code_at_its_line(path: Path) -> None:
 
 def test_real_subprocess_on_the_whole_folder() -> None:
     exe = Path(sys.executable).with_name("journeyflow")
-    run = subprocess.run([str(exe), "validate", str(BROKEN)], capture_output=True,
+    run = subprocess.run([str(exe), "validate", "--no-plugins", str(BROKEN)], capture_output=True,
                          text=True, timeout=120, check=False)
     assert run.returncode == 1
     assert "Traceback" not in run.stdout + run.stderr
@@ -136,3 +151,35 @@ def test_nothing_to_validate(tmp_path: Path) -> None:
     assert exit_code == 1 and "no journey files" in output
     exit_code, output = validate(str(tmp_path / "missing.yaml"))
     assert exit_code == 2 and "does not exist" in output
+
+
+def test_names_the_installed_plugins_lack_are_warnings_naming_what_exists(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "j.yaml"
+    path.write_text(GOOD.replace("initial:", "kpis: [nps]\ninitial:")
+                    .replace("after: 2d", "on: scored\n        when: 'score(customer) > 1'")
+                    + "  later:\n    final: true\n")
+    exit_code, output = validate(str(path))
+    assert exit_code == 1  # the unknown CEL function is an error, the KPI a warning
+    assert "warning JF503: KPI 'nps' is not registered by any installed plugin " \
+        "(registered: repurchase_rate)" in output
+    assert "error JF403: unknown function 'score'" in output
+    with_score = replace(REGISTRY, functions=frozenset({"score"}))
+    monkeypatch.setattr(validate_module, "installed_names", lambda: with_score)
+    exit_code, output = validate(str(path))
+    assert "JF403" not in output and "JF503" in output
+
+
+def test_a_broken_plugin_set_falls_back_to_first_party_names(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()  # the real installed_names, with a failing plugin manager
+
+    def broken(**_: object) -> None:
+        raise PluginError("plugin 'x' cannot be imported")
+
+    monkeypatch.setattr("journeyflow.plugins.build_manager", broken)
+    path = tmp_path / "good.yaml"
+    path.write_text(GOOD)
+    exit_code, output = validate(str(path))
+    assert exit_code == 0
+    assert "note: plugins not loaded (plugin 'x' cannot be imported)" in output

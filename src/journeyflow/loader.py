@@ -73,7 +73,13 @@ if TYPE_CHECKING:
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 _CORE = "tag:yaml.org,2002:"
-Path_ = tuple[str | int, ...]
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def source_lines(text: str) -> list[str]:
+    """The lines of a file as YAML counts them (CR, LF, CRLF; not NEL or LS,
+    which `str.splitlines` would also split on), for showing a problem's line."""
+    return _LINE_BREAK.split(text)
 
 
 # --- positions -----------------------------------------------------------------
@@ -345,7 +351,7 @@ def _read_yaml(text: str, filename: str, problems: list[Problem]) -> Node | None
     if too_deep is not None:
         problems.append(_depth_problem(filename, *too_deep))
         return None
-    tab_lines = [i for i, line in enumerate(text.splitlines(), 1)
+    tab_lines = [i for i, line in enumerate(source_lines(text), 1)
                  if "\t" in line[: len(line) - len(line.lstrip(" \t"))]]
     y = _yaml()
     tree = _Tree(text, filename, y.resolver)
@@ -413,7 +419,7 @@ class _Tree:
     ones (ruamel's own composer would need a second, slow, parse)."""
 
     def __init__(self, text: str, filename: str, resolver: Any) -> None:
-        self.lines = text.splitlines()
+        self.lines = source_lines(text)
         self.filename = filename
         self.resolver = resolver
         self.problems: list[Problem] = []
@@ -495,7 +501,7 @@ class _Tree:
 
 def _tab_problem(text: str, lines: list[int], filename: str) -> Problem:
     first = lines[0]
-    line_text = text.splitlines()[first - 1]
+    line_text = source_lines(text)[first - 1]
     more = f" (and {len(lines) - 1} more lines)" if len(lines) > 1 else ""
     return Problem("JF104", f"line {first} is indented with a tab{more}: YAML indents with "
                    "spaces only; replace each tab with spaces", filename, first,
@@ -504,12 +510,11 @@ def _tab_problem(text: str, lines: list[int], filename: str) -> Problem:
 
 def _syntax_problem(exc: YAMLError, text: str, filename: str) -> Problem:
     if isinstance(exc, ReaderError):
-        before = text[: exc.position]
+        before = source_lines(text[: exc.position])
         char = exc.character if isinstance(exc.character, str) else chr(exc.character)
         return Problem("JF103", f"the character U+{ord(char):04X} is not allowed in YAML: "
                        "remove it (control characters must be written as escapes inside "
-                       "double quotes)", filename, before.count("\n") + 1,
-                       exc.position - (before.rfind("\n") + 1) + 1)
+                       "double quotes)", filename, len(before), len(before[-1]) + 1)
     line: int | None = None
     col: int | None = None
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

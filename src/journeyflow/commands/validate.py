@@ -4,16 +4,24 @@ One block per problem (`file:line:col: error JF123: message`, the source line
 and a caret), then a summary. Exit 0 when there is no error (with `--strict`,
 no warning either), else 1. Never a traceback: every user mistake is a
 `Problem` by the time it gets here.
+
+Names are checked against the installed plugins. Per the contract, a channel,
+segment, KPI or vertical that no installed plugin registers is a *warning*
+here (naming the registered ones) and an error only where the engine runs;
+CEL functions no plugin provides are errors. `--no-plugins` checks against
+the first-party names only, as in an editor or a CI job without plugins.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import click
 
-from journeyflow.exceptions import Problem
-from journeyflow.loader import Analysis, analyse_paths
+from journeyflow.checks import KnownNames
+from journeyflow.exceptions import JourneyflowError, Problem
+from journeyflow.loader import Analysis, analyse_paths, source_lines
 
 MAX_PER_FILE = 10  # keep one broken file to about one screen
 
@@ -23,9 +31,14 @@ MAX_PER_FILE = 10  # keep one broken file to about one screen
 @click.option("--strict", is_flag=True, help="fail on warnings too")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="text for people, json for tools")
-def command(paths: tuple[str, ...], strict: bool, fmt: str) -> None:
+@click.option("--plugins/--no-plugins", default=True, show_default=True,
+              help="check channel, segment, KPI, vertical and CEL function names against "
+              "the installed plugins, or against the first-party names only")
+def command(paths: tuple[str, ...], strict: bool, fmt: str, plugins: bool) -> None:
     """Check journey files (folders: every *.yaml/*.yml except *.test.yaml)."""
-    results = analyse_paths(paths)
+    results = analyse_paths(paths, known=installed_names() if plugins else None)
+    for r in results:
+        r.problems = [_registry_warning(p) for p in r.problems]
     errors = sum(len(r.errors) for r in results)
     warnings = sum(len(r.warnings) for r in results)
     failed = not results or errors > 0 or (strict and warnings > 0)
@@ -40,8 +53,30 @@ def command(paths: tuple[str, ...], strict: bool, fmt: str) -> None:
     click.get_current_context().exit(1 if failed else 0)
 
 
+def installed_names() -> KnownNames | None:
+    """What the installed plugins register; None (first-party names only) when
+    the plugin set is broken, which `journeyflow plugins` explains."""
+    from journeyflow.plugins import Registry, build_manager
+
+    try:
+        return Registry.from_manager(build_manager()).known_names()
+    except JourneyflowError as exc:
+        click.echo(f"note: plugins not loaded ({exc}); names are checked against the "
+                   "first-party ones only", err=True)
+        return None
+
+
+_REGISTERED_NAMES = frozenset({"JF501", "JF502", "JF503", "JF504"})
+
+
+def _registry_warning(problem: Problem) -> Problem:
+    if problem.code in _REGISTERED_NAMES and problem.severity == "error":
+        return dataclasses.replace(problem, severity="warning")
+    return problem
+
+
 def _echo_file(result: Analysis) -> None:
-    lines = result.source.splitlines()
+    lines = source_lines(result.source)
     for problem in result.problems[:MAX_PER_FILE]:
         colour = "red" if problem.severity == "error" else "yellow"
         click.echo(f"{problem.location()}: "
