@@ -397,11 +397,10 @@ def test_tasks_are_assigned_listed_and_done() -> None:
 
 @pytest.fixture
 def builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The commands build their manager from what is installed; here only built-ins."""
-    import journeyflow.commands.deliver as deliver_cmd
+    """The commands load the installed plugins; here there are none."""
+    import importlib.metadata
 
-    monkeypatch.setattr(deliver_cmd, "build_manager",
-                        lambda: build_manager(entry_points=False, disabled=()))
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: [])
 
 
 def test_deliver_and_tasks_commands(tmp_path: Path, builtins_only: None) -> None:
