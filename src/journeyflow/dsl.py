@@ -39,6 +39,9 @@ def _check_duration(value: str) -> str:
         parse_duration(value)
     except DurationError as exc:  # pydantic reports ValueErrors only; others escape
         raise ValueError(str(exc)) from exc
+    except OverflowError as exc:  # `99999999999w`: more than a timedelta holds
+        raise ValueError(f"{value!r} is longer than any timer can wait: write a shorter "
+                         "duration") from exc
     return value
 
 
