@@ -306,3 +306,8 @@ def test_every_code_is_documented_in_the_module_docstrings_and_docs() -> None:
     assert used <= documented, sorted(used - documented)
     assert used <= in_docs, sorted(used - in_docs)
     assert documented <= used, sorted(documented - used)
+
+
+def test_a_time_zone_longer_than_a_file_name_is_just_not_a_zone() -> None:
+    text = HEAD + "timezone: " + "a" * 3000 + "\nstates:\n  welcome: {final: true}\n"
+    assert problems(text) == [("JF310", "error", 6)]

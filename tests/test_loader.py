@@ -258,3 +258,8 @@ def test_dump_reads_like_a_hand_written_file() -> None:
     text = dump_journey(load_text(MINIMAL).journey)
     assert text.startswith("journey: minimal\nversion: 1\n")
     assert "final: true" in text and "internal" not in text
+
+
+def test_a_duration_too_long_for_any_timer_is_a_problem_not_an_overflow() -> None:
+    code, line, message = only_error(MINIMAL.replace("after: 2d", "after: 99999999999999999w"))
+    assert (code, line) == ("JF205", 12) and "longer than any timer" in message

@@ -106,6 +106,15 @@ def _zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+def _is_zone(name: str) -> bool:
+    if name in _zones():
+        return True
+    try:
+        return is_valid_zone(name)
+    except OSError:  # a name longer than a file name can be: not a zone
+        return False
+
+
 class _Checker:
     def __init__(self, journey: dsl.Journey, positions: Positions | None,
                  known: KnownNames | None, filename: str) -> None:
@@ -145,7 +154,7 @@ class _Checker:
             self.report("JF309", "entry has neither `on` nor `segment`: nobody would ever "
                         "enrol; add `on: [event_name]` or `segment: segmenter:name`",
                         ("entry",), key=True)
-        if j.timezone is not None and not is_valid_zone(j.timezone):
+        if j.timezone is not None and not _is_zone(j.timezone):
             self.report("JF310", f"timezone {j.timezone!r} is not an IANA time zone"
                         f"{_did_you_mean(j.timezone, _zones())} (write e.g. "
                         "America/Sao_Paulo, Europe/Kyiv or UTC)", ("timezone",))
