@@ -234,15 +234,19 @@ def test_journey_files_skip_tests_and_hidden_folders(tmp_path: Path) -> None:
     assert names == ["a.yaml", "b.yml", "sub/d.yaml"]
 
 
-def test_load_paths_reports_every_file_and_duplicate_ids(tmp_path: Path) -> None:
+def test_load_paths_reports_every_file_and_duplicate_versions(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(MINIMAL)
     (tmp_path / "b.yaml").write_text(MINIMAL)
     (tmp_path / "c.yaml").write_text("[]\n")
+    (tmp_path / "d.yaml").write_text(MINIMAL.replace("version: 1", "version: 2"))
     with pytest.raises(JourneyDefinitionError) as info:
         load_paths([tmp_path])
-    assert [(Path(p.file).name, p.code) for p in info.value.problems] == [
-        ("b.yaml", "JF314"), ("c.yaml", "JF106")]
-    assert "already defined in" in info.value.problems[0].message
+    assert [(Path(p.file).name, p.code, p.line) for p in info.value.problems] == [
+        ("b.yaml", "JF314", 2), ("c.yaml", "JF106", 1)]
+    assert "version 1 is also defined in" in info.value.problems[0].message
+    (tmp_path / "b.yaml").unlink()
+    (tmp_path / "c.yaml").unlink()
+    assert [lj.journey.version for lj in load_paths([tmp_path])] == [1, 2]
     results = analyse_paths([tmp_path / "a.yaml"])
     assert results[0].journey is not None and results[0].problems == []
 

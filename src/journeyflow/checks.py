@@ -23,7 +23,7 @@ Codes (stable; `docs/errors.md` has an example for each):
     JF311  a state's `stage` is not one of the journey's `stages`
     JF312  a migration to an undefined state
     JF313  a test `expect` naming a state (or stage) that does not exist
-    JF314  two files define the same journey id (checked by `loader.analyse_paths`)
+    JF314  two files define the same journey id and version (`loader.analyse_paths`)
     JF401  CEL that does not compile
     JF402  CEL naming an unknown variable
     JF403  CEL calling an unknown function (a warning when no plugin registry

@@ -269,20 +269,23 @@ def journey_files(paths: Iterable[str | Path]) -> list[Path]:
 
 def analyse_paths(paths: Iterable[str | Path], *,
                   known: KnownNames | None = None) -> list[Analysis]:
-    """Analyse every journey file under `paths`; a journey id defined by two
-    otherwise valid files is a JF314 error on the later one."""
+    """Analyse every journey file under `paths`. Two otherwise valid files with
+    the same journey id and version are a JF314 error on the later one (several
+    versions of one journey may be loaded side by side: the engine keeps
+    in-flight customers on theirs)."""
     results = [analyse_file(f, known=known) for f in journey_files(paths)]
-    seen: dict[str, Analysis] = {}
+    seen: dict[tuple[str, int], Analysis] = {}
     for r in results:
         if r.journey is None or r.errors:
             continue
-        first = seen.setdefault(r.journey.journey, r)
+        j = r.journey
+        first = seen.setdefault((j.journey, j.version), r)
         if first is not r and r.positions is not None:
-            line, col = r.positions.at(("journey",))
+            line, col = r.positions.at(("version",))
             r.problems.append(Problem(
-                "JF314", f"journey id {r.journey.journey!r} is already defined in "
-                f"{first.path}: ids are unique; rename one of them (a new version of a "
-                "journey replaces its file and bumps `version:`)", r.path, line, col))
+                "JF314", f"journey {j.journey!r} version {j.version} is also defined in "
+                f"{first.path}: rename one, or bump `version:` if this is a new version",
+                r.path, line, col))
     return results
 
 
