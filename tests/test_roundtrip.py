@@ -144,7 +144,7 @@ def _test(draw: st.DrawFn, names: list[str]) -> dict[str, Any]:
             "steps": draw(st.lists(step, min_size=1, max_size=3))}
 
 
-FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FAST
@@ -172,13 +172,13 @@ def _only_definition_errors(source: str | bytes) -> None:
         assert exc.problems and all(p.code.startswith("JF") for p in exc.problems)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.one_of(yamlish, st.text(max_size=60), st.binary(max_size=60)))
 def test_garbage_raises_only_journey_definition_error(source: str | bytes) -> None:
     _only_definition_errors(source)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(journeys(), st.data())
 def test_mangled_journeys_raise_only_journey_definition_error(journey: Journey,
                                                              data: st.DataObject) -> None:
