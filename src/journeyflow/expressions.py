@@ -80,14 +80,47 @@ class Expression:
     # the scope names it uses: only those are converted into CEL values, which
     # is most of an evaluation's cost (a whole customer is ~2.5 us per string)
     uses: frozenset[str] = SCOPE_NAMES
+    # the helper and plugin functions it calls: only those are bound per evaluation
+    calls: frozenset[str] | None = None
+
+    # a plain field path (`event.properties.total`): CEL's map selection is a key
+    # lookup, so it is done directly: the same result, without building a context
+    path: tuple[str, ...] | None = None
 
     def evaluate(self, scope: Scope) -> Any:
         """Evaluate; raise ExpressionError for any run-time failure (missing key,
         wrong type). Callers decide what a failure means (a guard counts false)."""
+        if self.path is not None:
+            return self._select(scope)
         try:
-            return self.program.execute(scope.context(self.uses))
+            return self.program.execute(scope.context(self.uses, self.calls))
         except Exception as exc:  # the interpreter raises several builtin types
             raise ExpressionError(f"{self.source!r} failed: {_short(exc)}") from exc
+
+
+    def _select(self, scope: Scope) -> Any:
+        assert self.path is not None
+        root, *keys = self.path
+        value: Any = scope.now if root == "now" else getattr(scope, root)
+        walked = root
+        for key in keys:
+            if not isinstance(value, Mapping):
+                raise ExpressionError(f"{self.source!r} failed: {walked} is not a map")
+            if key not in value:
+                raise ExpressionError(f"{self.source!r} failed: no such key '{key}'")
+            value = value[key]
+            walked += f".{key}"
+        return _cel_value(value)
+
+
+_FIELD_PATH = re.compile(r"^\s*(customer|event|state|now)((?:\.[A-Za-z_]\w*)*)\s*$")
+
+
+def _field_path(source: str) -> tuple[str, ...] | None:
+    m = _FIELD_PATH.match(source)
+    if m is None or (m.group(1) == "now" and m.group(2)):
+        return None
+    return (m.group(1), *[k for k in m.group(2).split(".") if k])
 
 
 def _short(exc: BaseException) -> str:
@@ -128,7 +161,9 @@ def compile_expression(
             f"unknown function {unknown_fns[0]!r} in {source!r}; journeyflow adds "
             f"{', '.join(sorted(HELPER_FUNCTIONS))} to CEL's standard functions"
         )
-    return Expression(source, program, frozenset(refs["variables"]) & SCOPE_NAMES)
+    calls = frozenset(refs["functions"]) - STANDARD_FUNCTIONS
+    return Expression(source, program, frozenset(refs["variables"]) & SCOPE_NAMES, calls,
+                      _field_path(source))
 
 
 _TYPE_NAMES = frozenset(
@@ -166,15 +201,22 @@ class Scope:
     def tz(self) -> ZoneInfo | timezone:
         return zone_of(self.zone)
 
-    def context(self, uses: frozenset[str] = SCOPE_NAMES) -> cel.Context:
+    def context(self, uses: frozenset[str] = SCOPE_NAMES,
+                calls: frozenset[str] | None = None) -> cel.Context:
+        """A CEL context with the names in `uses` and the functions in `calls`
+        (None: every helper and plugin function)."""
         variables: dict[str, Any] = {"now": _cel_value(self.now)}
         for name in ("customer", "event", "state"):
             value = getattr(self, name)
             if value is not None and name in uses:
                 variables[name] = _cel_value(value)
+        if calls is not None and not calls:
+            return cel.Context(variables=variables)
         functions = helpers(self.now, self.tz())
         for name, fn in (self.extra_functions or {}).items():
             functions[name] = _normalised(fn)
+        if calls is not None:
+            functions = {k: v for k, v in functions.items() if k in calls}
         return cel.Context(variables=variables, functions=functions)
 
 

@@ -140,11 +140,13 @@ class _MemoryUnitOfWork:
             ]
 
     def customer(self, customer_id: str) -> CustomerRecord:
-        self.load([customer_id])
+        if customer_id not in self._customers:
+            self.load([customer_id])
         return self._customers[customer_id]
 
     def enrolments(self, customer_id: str) -> list[EnrolmentRecord]:
-        self.load([customer_id])
+        if customer_id not in self._enrolments:
+            self.load([customer_id])
         return self._enrolments[customer_id]
 
     def add_enrolment(self, enrolment: EnrolmentRecord) -> None:

@@ -287,11 +287,13 @@ class SqlUnitOfWork:
             self._enrolments.setdefault(cid, [])
 
     def customer(self, customer_id: str) -> CustomerRecord:
-        self.load([customer_id])
+        if customer_id not in self._customers:
+            self.load([customer_id])
         return self._customers[customer_id]
 
     def enrolments(self, customer_id: str) -> list[EnrolmentRecord]:
-        self.load([customer_id])
+        if customer_id not in self._enrolments:
+            self.load([customer_id])
         return self._enrolments[customer_id]
 
     def add_enrolment(self, enrolment: EnrolmentRecord) -> None:
@@ -325,11 +327,12 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         conn = self._conn
         new_customers, changed_customers = [], []
+        with_events = {e.customer_id for e in self._events}
         for cid, record in self._customers.items():
             row = _customer_row(record)
             before = self._customer_rows[cid]
             if before is None:
-                if any(e.customer_id == cid for e in self._events) or self._enrolments[cid]:
+                if cid in with_events or self._enrolments[cid]:
                     new_customers.append(row)
             elif row != before:
                 changed_customers.append(row)
