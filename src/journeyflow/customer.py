@@ -523,7 +523,7 @@ class CustomerRun:
         )
         self.uow.add_history(record)
         if kind in ("enter", "transition"):
-            self.notifications.append(Notification("transition", history=record))
+            self.notifications.append(Notification("transition", history=record, enrolment=enrolment))
 
     def _note_error(self, enrolment: EnrolmentRecord | None, at: datetime, reason: str) -> None:
         log.info(

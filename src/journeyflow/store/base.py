@@ -85,8 +85,15 @@ class Store(Protocol):
     ) -> list[Effect]: ...
 
     def update_effect(
-        self, key: str, status: str, attempts: int, last_error: str | None
-    ) -> None: ...
+        self,
+        key: str,
+        status: str,
+        attempts: int,
+        last_error: str | None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        """Record a delivery attempt; `next_attempt_at` is when a retry may run."""
+        ...
 
     def count_events(self) -> int: ...
 

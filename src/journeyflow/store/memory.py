@@ -82,11 +82,22 @@ class MemoryStore:
         # the SQL store's order: time, then enrolment, then (transition, action)
         return sorted(found, key=lambda e: (e.created_at, e.enrolment_id, e.seq, e.action))
 
-    def update_effect(self, key: str, status: str, attempts: int, last_error: str | None) -> None:
+    def update_effect(
+        self,
+        key: str,
+        status: str,
+        attempts: int,
+        last_error: str | None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
         from dataclasses import replace
 
         self.effects[key] = replace(
-            self.effects[key], status=status, attempts=attempts, last_error=last_error
+            self.effects[key],
+            status=status,
+            attempts=attempts,
+            last_error=last_error,
+            next_attempt_at=next_attempt_at,
         )
 
     def count_events(self) -> int:

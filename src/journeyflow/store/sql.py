@@ -173,12 +173,24 @@ class SqlStore:
             )
             return [_effect(r._mapping) for r in rows]
 
-    def update_effect(self, key: str, status: str, attempts: int, last_error: str | None) -> None:
+    def update_effect(
+        self,
+        key: str,
+        status: str,
+        attempts: int,
+        last_error: str | None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 update(t.outbox)
                 .where(t.outbox.c.effect_key == key)
-                .values(status=status, attempts=attempts, last_error=last_error)
+                .values(
+                    status=status,
+                    attempts=attempts,
+                    last_error=last_error,
+                    next_attempt_at=_naive(next_attempt_at),
+                )
             )
 
     def count_events(self) -> int:
