@@ -279,7 +279,7 @@ class CustomerRun:
                 None,
                 None,
                 None,
-                (),
+                split.actions,  # a split's own actions run like any transition's
             )
             self._apply(enrolment, machine, target, at, event, depth)
 
