@@ -523,7 +523,9 @@ class CustomerRun:
         )
         self.uow.add_history(record)
         if kind in ("enter", "transition"):
-            self.notifications.append(Notification("transition", history=record, enrolment=enrolment))
+            self.notifications.append(
+                Notification("transition", history=record, enrolment=enrolment)
+            )
 
     def _note_error(self, enrolment: EnrolmentRecord | None, at: datetime, reason: str) -> None:
         log.info(
