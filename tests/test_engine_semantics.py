@@ -343,7 +343,7 @@ def test_in_flight_customers_stay_on_their_version() -> None:
     v2.advance_to(at("2026-02-15T00:00:00Z"))
     assert state_of(v2, "old") == ("active", "active")  # v1's 120 days still apply
     assert state_of(v2, "new") == ("inactivating", "active")
-    assert [e.version for e in v2.enrolments()] == [1, 2]
+    assert {e.customer_id: e.version for e in v2.enrolments()} == {"old": 1, "new": 2}
 
 
 def test_bad_events_are_rejected_with_a_reason_and_the_rest_applied() -> None:
@@ -391,3 +391,25 @@ states:
     (effect,) = engine.effects("c")
     assert effect.created_at == at("2026-01-01T14:01:00Z")  # not 13:00, before the booking
     assert state_of(engine, "c") == ("reminded", "completed")
+
+
+def test_a_zero_delay_timer_loop_is_cut_and_time_moves_on() -> None:
+    journey = """
+journey: loop
+version: 1
+entry: {on: [go]}
+initial: a
+states:
+  a:
+    transitions: [{after: 0m, to: b}, {on: stop, to: end}]
+  b:
+    transitions: [{after: 0m, to: a}, {on: stop, to: end}]
+  end: {final: true}
+"""
+    engine = engine_for(journey)
+    engine.ingest([track("c", "go", "2026-01-01T00:00:00Z")])
+    engine.advance_to(at("2026-02-01T00:00:00Z"))  # returns: the loop does not stall time
+    errors = [h for h in engine.history("c") if h.kind == "error"]
+    assert len(errors) == 1 and "timer loop" in (errors[0].detail or "")
+    engine.ingest([track("c", "stop", "2026-02-02T00:00:00Z")])
+    assert state_of(engine, "c") == ("end", "completed")

@@ -48,7 +48,7 @@ def test_migrations_create_exactly_the_declared_tables(tmp_path: Path) -> None:
         assert {c["name"] for c in found.get_columns(table.name)} == set(table.columns.keys())
         assert {i["name"] for i in found.get_indexes(table.name)} >= {i.name for i in table.indexes}
     with store.engine.connect() as conn:
-        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0002"
+        assert conn.execute(text("select version_num from alembic_version")).scalar() == "0003"
     SqlStore(f"sqlite:///{tmp_path / 'm.db'}")  # upgrading an up-to-date file is a no-op
 
 

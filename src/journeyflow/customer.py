@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("journeyflow.engine")
 
 SEGMENT_ENTERED = "segment_entered"  # internal event: properties.segment = "rfm:champions"
-MAX_TIMER_CHAIN = 1000  # timers fired for one customer at one call: guards `after: 0m` loops
+MAX_TIMERS_AT_ONCE = 1000  # timers one customer fires at one instant: only a loop gets there
 
 
 @dataclass(frozen=True)
@@ -154,38 +154,56 @@ class CustomerRun:
 
     def fire_due(self, until: datetime, *, inclusive: bool) -> int:
         """Fire this customer's timers due before (or at) `until`, each at its due
-        time, earliest first, including timers those transitions start."""
+        time, earliest first, including timers those transitions start.
+
+        Ties at one instant go as events do: journeys in id order, then the
+        customer's enrolments oldest first, then transitions in file order.
+        """
         fired = 0
-        while fired < MAX_TIMER_CHAIN:
-            best: tuple[datetime, str, int, EnrolmentRecord] | None = None
+        instant: datetime | None = None
+        at_instant = 0  # timers fired at `instant`: only a loop makes this large
+        while True:
+            best: tuple[datetime, str, int, int, EnrolmentRecord] | None = None
             for enrolment in self.enrolments:
                 if not enrolment.active:
                     continue
                 for index, due in enrolment.timers:
+                    rank = (due, enrolment.journey, enrolment.position, index)
                     if (due < until or (inclusive and due == until)) and (
-                        best is None or (due, enrolment.id, index) < best[:3]
+                        best is None or rank < best[:4]
                     ):
-                        best = (due, enrolment.id, index, enrolment)
+                        best = (*rank, enrolment)
             if best is None:
                 return fired
-            due, _, index, enrolment = best
+            due, _, _, index, enrolment = best
+            at_instant = at_instant + 1 if due == instant else 1
+            instant = due
+            if at_instant > MAX_TIMERS_AT_ONCE:
+                self._break_loop(due)
+                continue
             enrolment.timers = [t for t in enrolment.timers if t[0] != index]
             self.uow.touch(enrolment)
             fired += 1
             machine = self._machine(enrolment)
-            transition = machine.journey.states[enrolment.state].transitions[index]
             compiled = next(t for t in machine.timers_of[enrolment.state] if t.index == index)
-            assert compiled.spec is transition
             if self._guard(compiled.guard, enrolment, None, due, machine):
                 self.uow.touch(self.customer)
                 self._apply(enrolment, machine, compiled, due, None, 0)
             self._drain(due)
-        self._note_error(
-            self.enrolments[0] if self.enrolments else None,
-            until,
-            f"more than {MAX_TIMER_CHAIN} timers at once: stopped (a timer loop?)",
-        )
-        return fired
+
+    def _break_loop(self, instant: datetime) -> None:
+        """Timers that keep re-arming at one instant (`after: 0m` back and forth)
+        would never let time move: drop them, and say so in the history."""
+        for enrolment in self.enrolments:
+            if enrolment.active and any(due <= instant for _, due in enrolment.timers):
+                enrolment.timers = [t for t in enrolment.timers if t[1] > instant]
+                self.uow.touch(enrolment)
+                self._note_error(
+                    enrolment,
+                    instant,
+                    f"more than {MAX_TIMERS_AT_ONCE} timers fired at one instant: "
+                    "a timer loop; its timers were dropped",
+                )
 
     def _drain(self, at: datetime) -> None:
         while self._queue:
@@ -215,6 +233,7 @@ class CustomerRun:
             entered_at=at,
             started_at=at,
             in_holdout=j.holdout > 0 and stable_bucket(cid, j.journey, "holdout") < j.holdout,
+            position=len(self.enrolments),
         )
         self.uow.add_enrolment(enrolment)  # appends to self.enrolments (the same list)
         self._history(enrolment, "enter", None, j.initial, f"event:{event.name}", at)

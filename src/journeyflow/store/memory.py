@@ -49,10 +49,11 @@ class MemoryStore:
     def get_enrolments(
         self, customer_id: str | None = None, journey: str | None = None
     ) -> list[EnrolmentRecord]:
+        # the SQL store's order: by customer, then the customer's n-th enrolment
         ids = (
             self.by_customer.get(customer_id, [])
             if customer_id is not None
-            else list(self.enrolments)
+            else [i for c in sorted(self.by_customer) for i in self.by_customer[c]]
         )
         return [
             copy.deepcopy(self.enrolments[i])

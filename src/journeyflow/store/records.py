@@ -42,6 +42,9 @@ class EnrolmentRecord:
     in_holdout: bool = False
     seq: int = 0  # transitions applied so far; part of every effect key
     timers: list[tuple[int, datetime]] = field(default_factory=list)  # (transition index, due)
+    # the customer's n-th enrolment (0-based): the order events reach enrolments
+    # in, and the tie-break between timers due at the same instant
+    position: int = 0
 
     @property
     def next_due_at(self) -> datetime | None:

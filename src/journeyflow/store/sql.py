@@ -137,9 +137,7 @@ class SqlStore:
             query = query.where(t.enrolments.c.journey == journey)
         with self.engine.connect() as conn:
             rows = conn.execute(
-                query.order_by(
-                    t.enrolments.c.customer_id, t.enrolments.c.started_at, t.enrolments.c.id
-                )
+                query.order_by(t.enrolments.c.customer_id, t.enrolments.c.position)
             )
             return [_enrolment(r._mapping) for r in rows]
 
@@ -286,7 +284,7 @@ class SqlUnitOfWork:
             rows = self._conn.execute(
                 select(t.enrolments)
                 .where(t.enrolments.c.customer_id.in_(chunk))
-                .order_by(t.enrolments.c.started_at, t.enrolments.c.id)
+                .order_by(t.enrolments.c.position)
             )
             for row in rows:
                 enrolment = _enrolment(row._mapping)
@@ -466,6 +464,7 @@ def _enrolment(m: Any) -> EnrolmentRecord:
         in_holdout=bool(m["in_holdout"]),
         seq=m["seq"],
         timers=[(int(i), datetime.fromisoformat(d)) for i, d in m["timers"]],
+        position=m["position"],
     )
 
 
@@ -487,6 +486,7 @@ def _enrolment_row(e: EnrolmentRecord) -> dict[str, Any]:
         "seq": e.seq,
         "timers": [[i, d.isoformat()] for i, d in e.timers],
         "next_due_at": _naive(e.next_due_at) if e.active else None,
+        "position": e.position,
     }
 
 

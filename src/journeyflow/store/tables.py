@@ -57,6 +57,7 @@ enrolments = Table(
     Column("timers", JSON, nullable=False),
     # the earliest pending timer; NULL once ended, so due timers come off an index
     Column("next_due_at", DateTime, nullable=True),
+    Column("position", Integer, nullable=False, server_default="0"),  # the customer's n-th
     Index("ix_enrolments_customer", "customer_id"),
     Index("ix_enrolments_next_due_at", "next_due_at"),
     Index("ix_enrolments_journey_state", "journey", "status", "state"),
