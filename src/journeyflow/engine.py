@@ -10,7 +10,7 @@ at a time, in arrival order; `customer.py` holds the per-customer semantics.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -209,19 +209,45 @@ class Engine:
         self, customer_id: str, segments: Iterable[str], at: datetime | None = None
     ) -> None:
         """Record a customer's segments; entering one is an event journeys enter on."""
+        wanted = set(segments)
+        self.replace_segments({customer_id: wanted}, owned=("",), at=at)
+
+    def replace_segments(
+        self,
+        desired: Mapping[str, set[str]],
+        *,
+        owned: tuple[str, ...],
+        at: datetime | None = None,
+    ) -> dict[str, tuple[list[str], list[str]]]:
+        """Set, for many customers in one unit of work, the segments whose names
+        start with one of `owned` (a segmenter's `rfm:`), keeping the others;
+        entering a segment is an event journeys enter on.
+
+        :return: customer -> (segments before, segments after)
+        """
         at = as_utc(at) if at is not None else self.clock.now()
+        changes: dict[str, tuple[list[str], list[str]]] = {}
+        notes: list[Notification] = []
         uow = self.store.unit_of_work()
         try:
-            uow.load([customer_id])
-            run = self._run(uow, customer_id)
-            run.fire_due(at, inclusive=False)
-            run.set_segments(sorted(set(segments)), at)
-            run.fire_due(at, inclusive=True)
+            uow.load(desired)
+            for customer_id, wanted in desired.items():
+                run = self._run(uow, customer_id)
+                before = list(run.customer.segments)
+                kept = [s for s in before if not s.startswith(owned)]
+                after = sorted(set(kept) | set(wanted))
+                if after != sorted(before):
+                    run.fire_due(at, inclusive=False)
+                    run.set_segments(after, at)
+                    run.fire_due(at, inclusive=True)
+                    changes[customer_id] = (before, after)
+                notes.extend(run.notifications)
             uow.commit()
         except BaseException:
             uow.rollback()
             raise
-        self._notify(run.notifications)
+        self._notify(notes)
+        return changes
 
     # --- internals ---------------------------------------------------------
 

@@ -156,16 +156,15 @@ def recompute(engine: Engine, registry: Registry, names: str | Sequence[str] = A
                   if current.get(cid, set()) != desired.get(cid, set()))
     for offset in range(0, len(todo), batch_size):
         batch = todo[offset:offset + batch_size]
-        for cid in batch:
-            record = engine.customer(cid)
-            before = list(record.segments) if record is not None else []
-            kept = [s for s in before if not s.startswith(tuple(owned))]
-            new = desired.get(cid, set())
-            for name in new - set(before):
+        # one unit of work per batch: read and write each customer's segments
+        # together, so nothing changes them in between
+        changes = engine.replace_segments(
+            {cid: desired.get(cid, set()) for cid in batch}, owned=tuple(owned), at=at)
+        for before, after in changes.values():
+            for name in set(after) - set(before):
                 result.entered[name] = result.entered.get(name, 0) + 1
-            for name in set(before) - new - set(kept):
+            for name in set(before) - set(after):
                 result.left[name] = result.left.get(name, 0) + 1
-            engine.set_segments(cid, [*kept, *sorted(new)], at)
         result.changed += len(batch)
         if on_batch is not None:
             on_batch(len(batch))

@@ -70,10 +70,11 @@ def make_engine(
     *,
     batch_size: int = 1000,
     journeys: list[LoadedJourney] | None = None,
+    registry: Registry | None = None,
 ) -> Engine:
     """An engine with the installed plugins: their CEL functions, their
     observers, and journeys checked against the names they register."""
-    registry = plugin_registry()
+    registry = registry or plugin_registry()
     loaded = journeys if journeys is not None else load_journeys(paths, registry)
     assert registry.manager is not None
     return Engine(

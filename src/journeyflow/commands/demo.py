@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 from tqdm import tqdm
@@ -19,6 +21,7 @@ from journeyflow.commands._common import (
 )
 from journeyflow.population import population
 from journeyflow.report import build_report, format_report
+from journeyflow.segmentation import SegmentSchedule
 from journeyflow.store import open_store
 
 
@@ -52,19 +55,28 @@ def command(
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     events = population([lj.journey for lj in loaded], customers, start, days, seed)
     clock = VirtualClock(start)
-    engine = make_engine(journey_paths, open_store(database), clock, journeys=loaded)
+    engine = make_engine(
+        journey_paths, open_store(database), clock, journeys=loaded, registry=registry
+    )
+    # segments (RFM, engagement) are recomputed weekly in virtual time, so
+    # journeys that enter on a segment (crm-vip: rfm:champions) see entries
+    schedule = (
+        SegmentSchedule(engine, registry, every=timedelta(days=7), start=start + timedelta(days=28))
+        if registry.segmenters
+        else None
+    )
     began = time.perf_counter()
-    step = 2000  # move the clock with the events so timers fire in between
     with tqdm(
         total=len(events),
         unit=" events",
         file=sys.stderr,
         desc=f"{customers} customers, {days} days",
     ) as bar:
-        for offset in range(0, len(events), step):
-            chunk = events[offset : offset + step]
+        for chunk, until in _chunks(events, schedule):
             engine.ingest(chunk)
-            engine.advance_to(datetime.fromisoformat(chunk[-1]["timestamp"].replace("Z", "+00:00")))
+            engine.advance_to(until)  # timers fire in between, at their own times
+            if schedule is not None:
+                schedule.tick(until)
             bar.update(len(chunk))
     engine.advance_to(start + timedelta(days=days))
     elapsed = time.perf_counter() - began
@@ -73,3 +85,22 @@ def command(
         f"\n{len(events)} events for {customers} customers over {days} days "
         f"in {elapsed:.1f} s ({len(events) / elapsed:,.0f} events/s) -> {database}"
     )
+
+
+def _chunks(
+    events: list[dict[str, Any]], schedule: SegmentSchedule | None, size: int = 2000
+) -> Iterator[tuple[list[dict[str, Any]], datetime]]:
+    """Batches of events in time order, cut at the schedule's next run, each with
+    the moment the clock moves to after it."""
+    chunk: list[dict[str, Any]] = []
+    last = datetime.min.replace(tzinfo=timezone.utc)
+    for event in events:
+        when = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
+        boundary = schedule.next_at if schedule is not None else None
+        if chunk and (len(chunk) >= size or (boundary is not None and when >= boundary)):
+            yield chunk, boundary if boundary is not None and when >= boundary else last
+            chunk = []
+        chunk.append(event)
+        last = when
+    if chunk:
+        yield chunk, last
