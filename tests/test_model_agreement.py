@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import structlog
-from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import HealthCheck, given, note, settings
 
 from journeyflow.clock import VirtualClock
 from journeyflow.engine import Engine
@@ -27,9 +27,6 @@ from journeyflow.store import MemoryStore
 from journeyflow.store.sql import SqlStore
 from tests.model.reference import AdvanceTo, Model, Step, Track
 from tests.model.strategies import START, Scenario, scenarios
-
-ENGINE_TIMER_CAP = 1000  # journeyflow.customer.MAX_TIMER_CHAIN: timers one pass may fire
-
 
 def _examples(default: int) -> int:
     scale = os.environ.get("JOURNEYFLOW_MODEL_EXAMPLES")
@@ -179,11 +176,6 @@ def assert_same(got: dict[str, Any], want: dict[str, Any], what: str) -> None:
 def test_engine_agrees_with_model(scenario: Scenario) -> None:
     note(scenario.describe())
     model = run_model(scenario)
-    # a single pass firing more timers than the engine's loop guard is a known
-    # limitation (see test_long_jump_fires_more_than_the_loop_guard); keep clear of it
-    assume(model.largest_timer_pass < ENGINE_TIMER_CAP)
-    # see test_same_instant_timers_* (the memory store keeps the order of enrolment)
-    assume("keyed timers at one instant" not in model.ties)
     engine = run_engine(scenario, MemoryStore())
     customers = customers_of(scenario.timeline)
     assert_same(engine_view(engine, customers), model_view(model, customers), "engine vs model")
@@ -214,8 +206,6 @@ def sql_view(engine: Engine, customers: list[str]) -> dict[str, Any]:
 @given(scenarios(max_steps=15))
 def test_sqlite_agrees_with_memory(scenario: Scenario) -> None:
     note(scenario.describe())
-    model = run_model(scenario)
-    assume(model.largest_timer_pass < ENGINE_TIMER_CAP and not model.ties)
     customers = customers_of(scenario.timeline)
     memory = sql_view(run_engine(scenario, MemoryStore()), customers)
     with tempfile.TemporaryDirectory() as tmp:
@@ -234,8 +224,6 @@ def test_sqlite_agrees_with_memory(scenario: Scenario) -> None:
 @given(scenarios(max_steps=15))
 def test_reingest_into_sqlite_changes_nothing(scenario: Scenario) -> None:
     note(scenario.describe())
-    model = run_model(scenario)
-    assume(model.largest_timer_pass < ENGINE_TIMER_CAP and not model.ties)
     customers = customers_of(scenario.timeline)
     with tempfile.TemporaryDirectory() as tmp:
         store = SqlStore(f"sqlite:///{tmp}/x.db")
@@ -253,11 +241,10 @@ def test_reingest_into_sqlite_changes_nothing(scenario: Scenario) -> None:
         assert before == sql_view(run_engine(scenario, MemoryStore()), customers)
 
 
-# --- engine bugs found by the properties, shrunk by hand ----------------------------------
+# --- disagreements the properties found, shrunk by hand -----------------------------------
 #
-# Each test states the contract's behaviour (the model's) on a minimal example. The
-# property tests above keep clear of these cases (`split_actions=False`, journey ids
-# that are no prefix of one another, the engine's timer cap); widen them when fixed.
+# Each was an engine bug when found (fixed in 240250a and 323b932); each test states the
+# contract's behaviour (the model's) on a minimal example and stays as a regression test.
 
 T0 = START
 
@@ -276,8 +263,6 @@ def agree(texts: list[str], timeline: list[Step], store: Any = None,
     assert_same(engine_view(engine, customers), model_view(model, customers), "engine vs model")
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a split's own `actions` never run "
-                   "(customer.py builds the branch transition with actions=())")
 def test_split_actions_run() -> None:
     agree(["""
 journey: j
@@ -293,9 +278,6 @@ states:
 """], [track("buy")])
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: an event fires at most 1000 of the "
-                   "customer's earlier timers (MAX_TIMER_CHAIN), then applies the event in a "
-                   "stale state; the rest are dropped")
 def test_event_after_a_long_gap_fires_every_earlier_timer() -> None:
     agree(["""
 journey: j
@@ -313,8 +295,6 @@ states:
 """], [track("buy"), track("stop", T0 + timedelta(days=60), "m2")])
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: same-instant timers are ordered by "
-                   "enrolment id ('a-b:c1:1' < 'a:c1:1'), not by journey id as events are")
 def test_same_instant_timers_go_in_journey_id_order() -> None:
     text = """
 journey: a
@@ -333,9 +313,6 @@ states:
           [track("buy"), AdvanceTo(T0 + timedelta(days=2))])
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: same-instant timers of keyed enrolments "
-                   "go by enrolment id (key order: 'k:c1:1:1' < 'k:c1:2:1'), not oldest first "
-                   "as events reach them")
 def test_same_instant_timers_of_keyed_enrolments_go_oldest_first() -> None:
     agree(["""
 journey: k
@@ -382,9 +359,6 @@ def test_keyed_enrolments_move_oldest_first_in_memory() -> None:
     agree([KEYED], KEYED_TIMELINE)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: the SQL store reloads a customer's "
-                   "enrolments by (started_at, id), the memory store keeps the order they "
-                   "were enrolled; same-instant keyed enrolments move in different orders")
 def test_keyed_enrolments_move_oldest_first_in_sqlite() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = SqlStore(f"sqlite:///{tmp}/x.db")

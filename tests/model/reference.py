@@ -157,13 +157,6 @@ class Model:
         self.max_emit_depth = max_emit_depth
         self.outcomes: dict[str, Outcome] = {}
         self.seen: set[str] = set()  # messageIds already applied
-        # how many timers each single "fire what is due" pass fired, per customer (the
-        # engine caps one pass; tests use this to stay below its cap)
-        self.largest_timer_pass = 0
-        # orders that the contract leaves to us and the engine does differently today
-        # (docs/semantics.md; the xfail tests in test_model_agreement.py): noted, so the
-        # property tests can keep clear of them until the engine follows
-        self.ties: set[str] = set()
 
     # --- driving -----------------------------------------------------------------
 
@@ -232,8 +225,6 @@ class Model:
             elif not (j.entry.reentry == "never" and same):
                 fresh = self._enrol(cid, out, j, key, len(same) + 1, event, depth, queue)
 
-        if len({e.started_at for e in reached}) < len(reached):
-            self.ties.add("keyed enrolments started at one instant")
         # 3. the first matching transition of each reached enrolment (oldest first)
         for enrolment in reached:
             if enrolment.status != "active" or enrolment is fresh:
@@ -259,7 +250,6 @@ class Model:
         """Fire every timer due before `until` (or at it, when inclusive), one at a
         time at its own due time, earliest first; ties: journey id, then the older
         enrolment (keyed journeys), then the transition's position in the state."""
-        fired = 0
         while True:
             due_now = []
             for age, enrolment in enumerate(out.enrolments):
@@ -270,18 +260,14 @@ class Model:
                         due_now.append((due, enrolment.journey, age, index, enrolment))
             if not due_now:
                 break
-            due, journey, _, index, enrolment = min(due_now, key=lambda t: t[:4])
-            if any(t[0] == due and t[1] == journey and t[4] is not enrolment for t in due_now):
-                self.ties.add("keyed timers at one instant")
+            due, _, _, index, enrolment = min(due_now, key=lambda t: t[:4])
             enrolment.timers = [t for t in enrolment.timers if t[0] != index]
-            fired += 1
             j = self.by_id[enrolment.journey]
             transition = j.states[enrolment.state].transitions[index]
             queue: deque[tuple[_Event, int]] = deque()
             if self._guard(cid, out, j, transition.when, enrolment, None, due):
                 self._take(cid, out, j, enrolment, index, due, None, 0, queue)
             self._drain(cid, out, queue)
-        self.largest_timer_pass = max(self.largest_timer_pass, fired)
 
     def _drain(self, cid: str, out: Outcome, queue: deque[tuple[_Event, int]]) -> None:
         while queue:

@@ -28,9 +28,9 @@ TRACK_EVENTS = ["buy", "visit", "on", "yes"]
 ENTRY_EVENTS = [*TRACK_EVENTS, "identify"]
 TRANSITION_EVENTS = [*TRACK_EVENTS, "identify"]
 EMIT_EVENTS = TRACK_EVENTS  # emitted names are track names, so emits move and enrol
-JOURNEY_IDS = ["a", "b", "c"]
-# "a" and "a-b": an id that is a prefix of another (same-instant timers keep journey-id order)
-PREFIX_JOURNEY_IDS = ["a", "a-b", "b"]
+# "a" and "a-b": an id that is a prefix of another (same-instant timers keep journey-id
+# order, which is not the order of "a:c1:1" and "a-b:c1:1")
+JOURNEY_IDS = ["a", "a-b", "b", "c"]
 CUSTOMERS = ["c1", "c2", "c3"]
 DURATIONS = ["45m", "2h", "PT2H", "1d", "P1D", "3d", "2w"]
 GUARDS: list[str | None] = [
@@ -342,8 +342,8 @@ def timelines(draw: st.DrawFn, max_steps: int = 25) -> list[Step]:
 def scenarios(draw: st.DrawFn, max_journeys: int = 3, max_steps: int = 25,
               keyed: bool = True, split_actions: bool = True,
               journey_ids: list[str] = JOURNEY_IDS) -> Scenario:
-    """Journeys and a timeline. `split_actions=False` and the default `journey_ids`
-    keep clear of engine bugs found so far (see tests/test_model_agreement.py)."""
+    """Journeys and a timeline. `split_actions=False` or other `journey_ids` narrow the
+    journeys (to keep clear of an engine bug until it is fixed)."""
     specs, loaded = draw(journey_sets(max_journeys, keyed, split_actions=split_actions,
                                       journey_ids=journey_ids))
     return Scenario(specs, loaded, draw(timelines(max_steps)))
