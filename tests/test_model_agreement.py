@@ -28,6 +28,7 @@ from journeyflow.store.sql import SqlStore
 from tests.model.reference import AdvanceTo, Model, Step, Track
 from tests.model.strategies import START, Scenario, scenarios
 
+
 def _examples(default: int) -> int:
     scale = os.environ.get("JOURNEYFLOW_MODEL_EXAMPLES")
     return int(scale) if scale else default
@@ -39,8 +40,11 @@ def model_settings(examples: int) -> Any:
     return settings(
         max_examples=_examples(examples),
         deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                               HealthCheck.filter_too_much],
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+        ],
         print_blob=True,
     )
 
@@ -57,12 +61,14 @@ def _quiet_engine_log() -> Any:
 # --- running the engine --------------------------------------------------------------------
 
 
-def run_engine(scenario: Scenario, store: Any, batch_size: int = 1000,
-               twice: bool = False) -> Engine:
+def run_engine(
+    scenario: Scenario, store: Any, batch_size: int = 1000, twice: bool = False
+) -> Engine:
     """Feed the timeline: consecutive events go in one `ingest` call (so batches
     split), `AdvanceTo` moves the virtual clock. `twice`: every ingest is repeated."""
-    engine = Engine(journeys=scenario.journeys, store=store, clock=VirtualClock(START),
-                    batch_size=batch_size)
+    engine = Engine(
+        journeys=scenario.journeys, store=store, clock=VirtualClock(START), batch_size=batch_size
+    )
     pending: list[dict[str, Any]] = []
 
     def flush() -> None:
@@ -119,21 +125,40 @@ def engine_view(engine: Engine, customers: list[str]) -> dict[str, dict[str, Any
                 errors.append((*ref[h.enrolment_id], h.from_state, h.at))
                 continue
             kind = "internal" if h.kind == "transition" and h.detail == "internal" else h.kind
-            history.append((*ref[h.enrolment_id], kind, h.from_state, h.to_state,
-                            _cause(h.cause), h.at))
+            history.append(
+                (*ref[h.enrolment_id], kind, h.from_state, h.to_state, _cause(h.cause), h.at)
+            )
         view[cid] = {
             "attributes": record.attributes if record else {},
             "enrolments": sorted(
-                ((e.journey, e.key or "", e.ordinal, e.state, e.status, e.in_holdout,
-                  e.entered_at, e.started_at, e.ended_at, _reason(e.end_reason),
-                  sorted(e.timers)) for e in enrolments), key=lambda t: t[:3]),
+                (
+                    (
+                        e.journey,
+                        e.key or "",
+                        e.ordinal,
+                        e.state,
+                        e.status,
+                        e.in_holdout,
+                        e.entered_at,
+                        e.started_at,
+                        e.ended_at,
+                        _reason(e.end_reason),
+                        sorted(e.timers),
+                    )
+                    for e in enrolments
+                ),
+                key=lambda t: t[:3],
+            ),
             "history": history,
             # the outbox orders by time, then enrolment, then (transition, action): the
             # order of sends is kept within an enrolment, not across enrolments
-            "effects": [(*ref[f.enrolment_id], f.channel, f.template, f.data, f.status,
-                         f.created_at) for f in sorted(
-                engine.effects(cid), key=lambda f: (f.created_at, *_ref_key(ref[f.enrolment_id]),
-                                                    f.seq, f.action))],
+            "effects": [
+                (*ref[f.enrolment_id], f.channel, f.template, f.data, f.status, f.created_at)
+                for f in sorted(
+                    engine.effects(cid),
+                    key=lambda f: (f.created_at, *_ref_key(ref[f.enrolment_id]), f.seq, f.action),
+                )
+            ],
             "errors": errors,
         }
     return view
@@ -146,9 +171,24 @@ def model_view(model: Model, customers: list[str]) -> dict[str, dict[str, Any]]:
         view[cid] = {
             "attributes": out.attributes,
             "enrolments": sorted(
-                ((e.journey, e.key or "", e.ordinal, e.state, e.status, e.in_holdout,
-                  e.entered_at, e.started_at, e.ended_at, e.end_reason, sorted(e.timers))
-                 for e in out.enrolments), key=lambda t: t[:3]),
+                (
+                    (
+                        e.journey,
+                        e.key or "",
+                        e.ordinal,
+                        e.state,
+                        e.status,
+                        e.in_holdout,
+                        e.entered_at,
+                        e.started_at,
+                        e.ended_at,
+                        e.end_reason,
+                        sorted(e.timers),
+                    )
+                    for e in out.enrolments
+                ),
+                key=lambda t: t[:3],
+            ),
             "history": out.history,
             "effects": sorted(out.effects, key=lambda f: (f[-1], *_ref_key(f[:3]))),
             "errors": out.errors,
@@ -187,17 +227,52 @@ def test_engine_agrees_with_model(scenario: Scenario) -> None:
 def sql_view(engine: Engine, customers: list[str]) -> dict[str, Any]:
     """Everything the stores hold, in an order both stores must agree on."""
     return {
-        "enrolments": sorted((e.id, e.journey, e.version, e.key, e.ordinal, e.state,
-                              e.entered_at, e.started_at, e.status, e.ended_at, e.end_reason,
-                              e.in_holdout, e.seq, sorted(e.timers))
-                             for e in engine.enrolments()),
-        "history": {cid: [(h.enrolment_id, h.seq, h.kind, h.from_state, h.to_state, h.cause,
-                           h.at, h.detail) for h in engine.history(cid)] for cid in customers},
-        "effects": sorted((f.key, f.channel, f.customer_id, f.journey, f.version,
-                           f.enrolment_id, f.created_at, f.template, repr(sorted(f.data.items())),
-                           f.status, f.attempts) for f in engine.effects()),
-        "customers": {cid: (c.attributes, c.segments) if (c := engine.customer(cid)) else None
-                      for cid in customers},
+        "enrolments": sorted(
+            (
+                e.id,
+                e.journey,
+                e.version,
+                e.key,
+                e.ordinal,
+                e.state,
+                e.entered_at,
+                e.started_at,
+                e.status,
+                e.ended_at,
+                e.end_reason,
+                e.in_holdout,
+                e.seq,
+                sorted(e.timers),
+            )
+            for e in engine.enrolments()
+        ),
+        "history": {
+            cid: [
+                (h.enrolment_id, h.seq, h.kind, h.from_state, h.to_state, h.cause, h.at, h.detail)
+                for h in engine.history(cid)
+            ]
+            for cid in customers
+        },
+        "effects": sorted(
+            (
+                f.key,
+                f.channel,
+                f.customer_id,
+                f.journey,
+                f.version,
+                f.enrolment_id,
+                f.created_at,
+                f.template,
+                repr(sorted(f.data.items())),
+                f.status,
+                f.attempts,
+            )
+            for f in engine.effects()
+        ),
+        "customers": {
+            cid: (c.attributes, c.segments) if (c := engine.customer(cid)) else None
+            for cid in customers
+        },
         "events": engine.store.count_events(),
     }
 
@@ -249,13 +324,15 @@ def test_reingest_into_sqlite_changes_nothing(scenario: Scenario) -> None:
 T0 = START
 
 
-def track(name: str, at: datetime = T0, mid: str = "m1", customer: str = "c1",
-          **properties: Any) -> Track:
+def track(
+    name: str, at: datetime = T0, mid: str = "m1", customer: str = "c1", **properties: Any
+) -> Track:
     return Track(customer, name, at, properties, mid)
 
 
-def agree(texts: list[str], timeline: list[Step], store: Any = None,
-          batch_size: int = 1000) -> None:
+def agree(
+    texts: list[str], timeline: list[Step], store: Any = None, batch_size: int = 1000
+) -> None:
     scenario = Scenario([], [load_text(t) for t in texts], timeline)
     model = run_model(scenario)
     engine = run_engine(scenario, store if store is not None else MemoryStore(), batch_size)
@@ -264,7 +341,9 @@ def agree(texts: list[str], timeline: list[Step], store: Any = None,
 
 
 def test_split_actions_run() -> None:
-    agree(["""
+    agree(
+        [
+            """
 journey: j
 version: 1
 entry: {on: [buy]}
@@ -275,11 +354,16 @@ states:
       - split: [{to: done, weight: 100}]
         actions: [{send: email, template: hello}]
   done: {final: true}
-"""], [track("buy")])
+"""
+        ],
+        [track("buy")],
+    )
 
 
 def test_event_after_a_long_gap_fires_every_earlier_timer() -> None:
-    agree(["""
+    agree(
+        [
+            """
 journey: j
 version: 1
 entry: {on: [buy]}
@@ -292,7 +376,10 @@ states:
       - on: stop
         to: done
   done: {final: true}
-"""], [track("buy"), track("stop", T0 + timedelta(days=60), "m2")])
+"""
+        ],
+        [track("buy"), track("stop", T0 + timedelta(days=60), "m2")],
+    )
 
 
 def test_same_instant_timers_go_in_journey_id_order() -> None:
@@ -309,12 +396,16 @@ states:
         actions: [{set: {last: a}}]
   done: {final: true}
 """
-    agree([text, text.replace("journey: a", "journey: a-b").replace("last: a", "last: a-b")],
-          [track("buy"), AdvanceTo(T0 + timedelta(days=2))])
+    agree(
+        [text, text.replace("journey: a", "journey: a-b").replace("last: a", "last: a-b")],
+        [track("buy"), AdvanceTo(T0 + timedelta(days=2))],
+    )
 
 
 def test_same_instant_timers_of_keyed_enrolments_go_oldest_first() -> None:
-    agree(["""
+    agree(
+        [
+            """
 journey: k
 version: 1
 entry: {on: [buy], key: 'event.properties.n'}
@@ -325,8 +416,14 @@ states:
       - after: 1d
         to: done
   done: {final: true}
-"""], [track("buy", mid="m1", n=2), track("buy", mid="m2", n=1),
-       AdvanceTo(T0 + timedelta(days=2))])
+"""
+        ],
+        [
+            track("buy", mid="m1", n=2),
+            track("buy", mid="m2", n=1),
+            AdvanceTo(T0 + timedelta(days=2)),
+        ],
+    )
 
 
 KEYED = """
@@ -351,8 +448,12 @@ states:
 """
 # two orders enrolled at the same instant (2 first), order 2 moves on, then an event
 # without a key reaches both: the older enrolment (order 2) moves first, so `last` is w
-KEYED_TIMELINE: list[Step] = [track("buy", mid="m1", n=2), track("buy", mid="m2", n=1),
-                              track("go", mid="m3", n=2), track("visit", mid="m4")]
+KEYED_TIMELINE: list[Step] = [
+    track("buy", mid="m1", n=2),
+    track("buy", mid="m2", n=1),
+    track("go", mid="m3", n=2),
+    track("visit", mid="m4"),
+]
 
 
 def test_keyed_enrolments_move_oldest_first_in_memory() -> None:

@@ -44,9 +44,14 @@ class Track:
     message_id: str
 
     def to_raw(self) -> dict[str, Any]:
-        return {"type": "track", "userId": self.customer, "event": self.name,
-                "properties": dict(self.properties), "timestamp": self.at.isoformat(),
-                "messageId": self.message_id}
+        return {
+            "type": "track",
+            "userId": self.customer,
+            "event": self.name,
+            "properties": dict(self.properties),
+            "timestamp": self.at.isoformat(),
+            "messageId": self.message_id,
+        }
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,13 @@ class Identify:
     message_id: str
 
     def to_raw(self) -> dict[str, Any]:
-        return {"type": "identify", "userId": self.customer, "traits": dict(self.traits),
-                "timestamp": self.at.isoformat(), "messageId": self.message_id}
+        return {
+            "type": "identify",
+            "userId": self.customer,
+            "traits": dict(self.traits),
+            "timestamp": self.at.isoformat(),
+            "messageId": self.message_id,
+        }
 
 
 @dataclass(frozen=True)
@@ -195,8 +205,15 @@ class Model:
             for journey in self.journeys:  # journey-id order
                 self._route(cid, out, journey, current, depth, queue)
 
-    def _route(self, cid: str, out: Outcome, j: dsl.Journey, event: _Event, depth: int,
-               queue: deque[tuple[_Event, int]]) -> None:
+    def _route(
+        self,
+        cid: str,
+        out: Outcome,
+        j: dsl.Journey,
+        event: _Event,
+        depth: int,
+        queue: deque[tuple[_Event, int]],
+    ) -> None:
         mine = [e for e in out.enrolments if e.journey == j.journey]
         keyed = j.entry.key is not None
         key = self._key(cid, out, j, event) if keyed else None
@@ -205,16 +222,20 @@ class Model:
         # 1. exit rules, on every enrolment the event reaches
         for enrolment in reached:
             for rule in j.exit:
-                if event.name in rule.on and self._guard(cid, out, j, rule.when, enrolment,
-                                                         event, event.at):
+                if event.name in rule.on and self._guard(
+                    cid, out, j, rule.when, enrolment, event, event.at
+                ):
                     status = "converted" if rule.goal else "exited"
                     self._end(out, enrolment, status, f"exit:{event.name}", event.at)
                     break
 
         # 2. entry
         fresh = None
-        if event.name in j.entry.on and (not keyed or key is not None) and self._guard(
-                cid, out, j, j.entry.when, None, event, event.at):
+        if (
+            event.name in j.entry.on
+            and (not keyed or key is not None)
+            and self._guard(cid, out, j, j.entry.when, None, event, event.at)
+        ):
             same = [e for e in mine if e.key == key]
             active = [e for e in same if e.status == "active"]
             if active:
@@ -232,7 +253,8 @@ class Model:
             state = j.states[enrolment.state]
             for index, transition in enumerate(state.transitions):
                 if transition.on == event.name and self._guard(
-                        cid, out, j, transition.when, enrolment, event, event.at):
+                    cid, out, j, transition.when, enrolment, event, event.at
+                ):
                     self._take(cid, out, j, enrolment, index, event.at, event, depth, queue)
                     break
 
@@ -277,20 +299,45 @@ class Model:
 
     # --- moving ----------------------------------------------------------------------
 
-    def _enrol(self, cid: str, out: Outcome, j: dsl.Journey, key: str | None, ordinal: int,
-               event: _Event, depth: int, queue: deque[tuple[_Event, int]]) -> Enrolment:
+    def _enrol(
+        self,
+        cid: str,
+        out: Outcome,
+        j: dsl.Journey,
+        key: str | None,
+        ordinal: int,
+        event: _Event,
+        depth: int,
+        queue: deque[tuple[_Event, int]],
+    ) -> Enrolment:
         enrolment = Enrolment(
-            journey=j.journey, key=key, ordinal=ordinal, state=j.initial, entered_at=event.at,
-            started_at=event.at, in_holdout=bucket(cid, j.journey, "holdout") < j.holdout)
+            journey=j.journey,
+            key=key,
+            ordinal=ordinal,
+            state=j.initial,
+            entered_at=event.at,
+            started_at=event.at,
+            in_holdout=bucket(cid, j.journey, "holdout") < j.holdout,
+        )
         out.enrolments.append(enrolment)
-        out.history.append((*enrolment.ref, "enter", None, j.initial, f"event:{event.name}",
-                            event.at))
+        out.history.append(
+            (*enrolment.ref, "enter", None, j.initial, f"event:{event.name}", event.at)
+        )
         self._enter(cid, out, j, enrolment, j.initial, event.at, event, depth, queue)
         return enrolment
 
-    def _take(self, cid: str, out: Outcome, j: dsl.Journey, enrolment: Enrolment, index: int,
-              at: datetime, event: _Event | None, depth: int,
-              queue: deque[tuple[_Event, int]]) -> None:
+    def _take(
+        self,
+        cid: str,
+        out: Outcome,
+        j: dsl.Journey,
+        enrolment: Enrolment,
+        index: int,
+        at: datetime,
+        event: _Event | None,
+        depth: int,
+        queue: deque[tuple[_Event, int]],
+    ) -> None:
         """Apply transition number `index` of the enrolment's state."""
         source = enrolment.state
         transition = j.states[source].transitions[index]
@@ -314,14 +361,26 @@ class Model:
         out.history.append((*enrolment.ref, "transition", source, target, cause, at))
         self._enter(cid, out, j, enrolment, target, at, event, depth, queue)
 
-    def _enter(self, cid: str, out: Outcome, j: dsl.Journey, enrolment: Enrolment, name: str,
-               at: datetime, event: _Event | None, depth: int,
-               queue: deque[tuple[_Event, int]]) -> None:
+    def _enter(
+        self,
+        cid: str,
+        out: Outcome,
+        j: dsl.Journey,
+        enrolment: Enrolment,
+        name: str,
+        at: datetime,
+        event: _Event | None,
+        depth: int,
+        queue: deque[tuple[_Event, int]],
+    ) -> None:
         state = j.states[name]
         enrolment.state = name
         enrolment.entered_at = at
-        enrolment.timers = [(i, at + parse_duration(t.after))
-                            for i, t in enumerate(state.transitions) if t.after is not None]
+        enrolment.timers = [
+            (i, at + parse_duration(t.after))
+            for i, t in enumerate(state.transitions)
+            if t.after is not None
+        ]
         self._actions(cid, out, j, enrolment, state.on_enter, at, event, depth, queue)
         if state.final:
             self._end(out, enrolment, "completed", "final", at)
@@ -331,8 +390,9 @@ class Model:
                 self._take(cid, out, j, enrolment, index, at, event, depth, queue)
                 return
 
-    def _end(self, out: Outcome, enrolment: Enrolment, status: str, reason: str,
-             at: datetime) -> None:
+    def _end(
+        self, out: Outcome, enrolment: Enrolment, status: str, reason: str, at: datetime
+    ) -> None:
         enrolment.status = status
         enrolment.ended_at = at
         enrolment.end_reason = reason
@@ -342,9 +402,18 @@ class Model:
 
     # --- actions ---------------------------------------------------------------------
 
-    def _actions(self, cid: str, out: Outcome, j: dsl.Journey, enrolment: Enrolment,
-                 actions: list[Any], at: datetime, event: _Event | None, depth: int,
-                 queue: deque[tuple[_Event, int]]) -> None:
+    def _actions(
+        self,
+        cid: str,
+        out: Outcome,
+        j: dsl.Journey,
+        enrolment: Enrolment,
+        actions: list[Any],
+        at: datetime,
+        event: _Event | None,
+        depth: int,
+        queue: deque[tuple[_Event, int]],
+    ) -> None:
         for action in actions:
             if isinstance(action, dsl.SetAction):
                 out.attributes.update(self._values(cid, out, j, action.set, enrolment, event, at))
@@ -356,22 +425,49 @@ class Model:
                     queue.append((_Event(action.emit, at, values, {}), depth + 1))
             elif isinstance(action, dsl.SendAction):
                 values = self._values(cid, out, j, action.data, enrolment, event, at)
-                out.effects.append((*enrolment.ref, action.send, action.template, values,
-                                    "suppressed" if enrolment.in_holdout else "pending", at))
+                out.effects.append(
+                    (
+                        *enrolment.ref,
+                        action.send,
+                        action.template,
+                        values,
+                        "suppressed" if enrolment.in_holdout else "pending",
+                        at,
+                    )
+                )
             else:
                 assert isinstance(action, dsl.TaskAction)
                 task = action.task
                 # the task belongs to the state the enrolment is in when the action runs:
                 # the state being left for on_exit and transition actions
-                data = {"title": task.title,
-                        "owner": task.owner or j.states[enrolment.state].owner,
-                        "description": task.description, "due": task.due,
-                        "state": enrolment.state}
-                out.effects.append((*enrolment.ref, "task", None, data,
-                                    "suppressed" if enrolment.in_holdout else "pending", at))
+                data = {
+                    "title": task.title,
+                    "owner": task.owner or j.states[enrolment.state].owner,
+                    "description": task.description,
+                    "due": task.due,
+                    "state": enrolment.state,
+                }
+                out.effects.append(
+                    (
+                        *enrolment.ref,
+                        "task",
+                        None,
+                        data,
+                        "suppressed" if enrolment.in_holdout else "pending",
+                        at,
+                    )
+                )
 
-    def _values(self, cid: str, out: Outcome, j: dsl.Journey, raw: dict[str, Any],
-                enrolment: Enrolment, event: _Event | None, at: datetime) -> dict[str, Any]:
+    def _values(
+        self,
+        cid: str,
+        out: Outcome,
+        j: dsl.Journey,
+        raw: dict[str, Any],
+        enrolment: Enrolment,
+        event: _Event | None,
+        at: datetime,
+    ) -> dict[str, Any]:
         """Literal values as written; `=expr` strings are CEL (an error leaves the name out)."""
         values: dict[str, Any] = {}
         for name, value in raw.items():
@@ -387,8 +483,16 @@ class Model:
 
     # --- CEL -------------------------------------------------------------------------
 
-    def _guard(self, cid: str, out: Outcome, j: dsl.Journey, source: str | None,
-               enrolment: Enrolment | None, event: _Event | None, at: datetime) -> bool:
+    def _guard(
+        self,
+        cid: str,
+        out: Outcome,
+        j: dsl.Journey,
+        source: str | None,
+        enrolment: Enrolment | None,
+        event: _Event | None,
+        at: datetime,
+    ) -> bool:
         if source is None:
             return True
         try:
@@ -396,16 +500,33 @@ class Model:
         except _Failed:
             return False
 
-    def _eval(self, cid: str, out: Outcome, j: dsl.Journey, source: str,
-              enrolment: Enrolment | None, event: _Event | None, at: datetime) -> Any:
+    def _eval(
+        self,
+        cid: str,
+        out: Outcome,
+        j: dsl.Journey,
+        source: str,
+        enrolment: Enrolment | None,
+        event: _Event | None,
+        at: datetime,
+    ) -> Any:
         """Evaluate CEL; a run-time error is noted on the enrolment (if any) and raised."""
         scope = Scope(
             now=at,
             customer={**out.attributes, "id": cid, "segments": []},
-            event=({"name": event.name, "properties": event.properties,
-                    "traits": event.traits, "timestamp": event.at} if event else {}),
-            state=({"name": enrolment.state, "entered_at": enrolment.entered_at}
-                   if enrolment else {}),
+            event=(
+                {
+                    "name": event.name,
+                    "properties": event.properties,
+                    "traits": event.traits,
+                    "timestamp": event.at,
+                }
+                if event
+                else {}
+            ),
+            state=(
+                {"name": enrolment.state, "entered_at": enrolment.entered_at} if enrolment else {}
+            ),
             zone=j.timezone,
         )
         try:
