@@ -413,3 +413,24 @@ states:
     assert len(errors) == 1 and "timer loop" in (errors[0].detail or "")
     engine.ingest([track("c", "stop", "2026-02-02T00:00:00Z")])
     assert state_of(engine, "c") == ("end", "completed")
+
+
+def test_a_cycle_of_splits_stops_with_an_error_instead_of_crashing() -> None:
+    journey = """
+journey: spin
+version: 1
+entry: {on: [go]}
+initial: a
+states:
+  a:
+    transitions: [{split: [{to: b, weight: 100}]}]
+  b:
+    transitions: [{split: [{to: a, weight: 100}]}]
+"""
+    engine = engine_for(journey)
+    report = engine.ingest([track("c", "go", "2026-01-01T00:00:00Z"),
+                            track("d", "go", "2026-01-01T00:00:00Z")])
+    assert report.accepted == 2  # the batch was not lost
+    for customer in ("c", "d"):
+        errors = [h for h in engine.history(customer) if h.kind == "error"]
+        assert len(errors) == 1 and "split cycle" in (errors[0].detail or "")

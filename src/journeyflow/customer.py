@@ -60,6 +60,7 @@ class CustomerRun:
         self.enrolments = uow.enrolments(customer_id)
         self.notifications: list[Notification] = []
         self._queue: deque[tuple[Event, int]] = deque()
+        self._splits_in_a_row = 0
 
     # --- events --------------------------------------------------------------
 
@@ -289,6 +290,11 @@ class CustomerRun:
             return
         split = machine.split_of.get(state)
         if split is not None and split.spec.split is not None:
+            if self._splits_in_a_row > len(machine.journey.states):
+                # splits leading back to splits for ever: stay, and say so
+                self._note_error(enrolment, at, f"split cycle through {state!r}: stopped here")
+                return
+            self._splits_in_a_row += 1
             bucket = stable_bucket(enrolment.customer_id, machine.id, state)
             branch = choose_branch(split.spec.split, bucket)
             target = CompiledTransition(
@@ -300,7 +306,10 @@ class CustomerRun:
                 None,
                 split.actions,  # a split's own actions run like any transition's
             )
-            self._apply(enrolment, machine, target, at, event, depth)
+            try:
+                self._apply(enrolment, machine, target, at, event, depth)
+            finally:
+                self._splits_in_a_row -= 1
 
     def _due(
         self,
