@@ -219,7 +219,8 @@ def main() -> int:
         print("\nWhere the SQL engine's time goes (cumulative, % of the profiled ingest):")
         for label, v in prof["split"].items():
             print(f"  {v['pct']:>5.1f}%  {label}")
-    print(f"\nwrote {out.relative_to(common.ROOT)}; total {elapsed / 60:.1f} min")
+    shown = out.relative_to(common.ROOT) if out.is_relative_to(common.ROOT) else out
+    print(f"\nwrote {shown}; total {elapsed / 60:.1f} min")
     return 0
 
 
