@@ -27,7 +27,7 @@ from journeyflow.store import open_store
 
 @click.command("demo")
 @journeys_option
-@click.option("--customers", default=3000, show_default=True)
+@click.option("--customers", default=2000, show_default=True)
 @click.option("--days", default=365, show_default=True, help="simulated days")
 @click.option(
     "--database",
