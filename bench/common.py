@@ -23,7 +23,9 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 CACHE = BENCH / ".cache"
-SCRATCH = CACHE / "scratch"  # fresh databases of one run; deleted afterwards
+# Fresh databases of one run, deleted afterwards; one folder per run (run.py sets
+# BENCH_SCRATCH for its children) so two runs at once never share a file.
+SCRATCH = Path(os.environ.get("BENCH_SCRATCH") or CACHE / "scratch" / str(os.getpid()))
 
 # The journeyflow sources under test: this checkout's src/, or BENCH_SRC (run.py
 # --head sets it to a clean snapshot of HEAD, as others may be editing src/).

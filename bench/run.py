@@ -160,6 +160,8 @@ def main() -> int:
     sizes = SIZES[mode]
     parts = args.only or list(PARTS)
     out = args.out or common.BENCH / ("results-quick.json" if args.quick else "results.json")
+    profile_out = "profile-quick.txt" if args.quick else "profile.txt"
+    os.environ["BENCH_SCRATCH"] = str(common.SCRATCH)  # children share this run's folder
 
     started = time.perf_counter()
     results: dict[str, Any] = {}
@@ -184,7 +186,7 @@ def main() -> int:
                 import throughput
 
                 n, c = sizes["throughput"]
-                results[part] = throughput.run(n, c, sizes["profile"])
+                results[part] = throughput.run(n, c, sizes["profile"], profile_out=profile_out)
             elif part == "timers":
                 import timers
 
@@ -211,7 +213,7 @@ def main() -> int:
     if "throughput" in results:
         prof = results["throughput"]["profile"]
         print(f"\nEngine hot path: top {len(prof['top_cumulative'])} by cumulative time "
-              f"(cProfile, {prof['events']:,} events; full listing in bench/profile.txt)")
+              f"(cProfile, {prof['events']:,} events; full listing in bench/{profile_out})")
         print(f"{'cumtime':>8} {'cum%':>6} {'tottime':>8} {'ncalls':>9}  function")
         for r in prof["top_cumulative"]:
             print(f"{r['cumtime_s']:>8.2f} {r['cum_pct']:>5.1f}% {r['tottime_s']:>8.2f} "

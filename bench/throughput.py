@@ -391,7 +391,8 @@ class _NoUnitOfWork:
 # --- orchestration -------------------------------------------------------------
 
 
-def run(n: int, customers: int, profile_n: int, top: int = 15) -> dict[str, Any]:
+def run(n: int, customers: int, profile_n: int, top: int = 15,
+        profile_out: str = "profile.txt") -> dict[str, Any]:
     out: dict[str, Any] = {"events": n, "customers": customers, "batch": BATCH}
     print(f"  throughput: {n:,} events over {customers:,} customers", flush=True)
 
@@ -437,5 +438,5 @@ def run(n: int, customers: int, profile_n: int, top: int = 15) -> dict[str, Any]
           "cProfile", flush=True)
     out["profile"] = common.run_child(
         "throughput", "profile_run", n=profile_n, customers=max(1, profile_n // 10), top=top,
-        out=str(common.BENCH / "profile.txt"))
+        out=str(common.BENCH / profile_out))
     return out

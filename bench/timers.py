@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 import time
@@ -91,7 +92,7 @@ def build(total: int, due: int) -> dict[str, Any]:
     customer_tpl, enrolment_tpl = _template()
     (index, _), = enrolment_tpl["timers"]
     common.CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".building")
+    tmp = path.with_suffix(f".{os.getpid()}.building")  # another run may build it too
     common.remove_db(tmp)
     store = SqlStore(f"sqlite:///{tmp}")  # schema by the migrations, as in production
     Engine([common.load_journey()], store, VirtualClock(common.T0))  # registers the version
@@ -123,7 +124,10 @@ def build(total: int, due: int) -> dict[str, Any]:
     with store.engine.connect() as conn:
         conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     store.close()
-    common.remove_db(path)
+    if path.exists():  # another run finished the same build first
+        common.remove_db(tmp)
+        return {"path": str(path), "cached": True, "build_s": 0.0,
+                "size_mb": round(path.stat().st_size / 2**20, 1)}
     tmp.rename(path)
     for suffix in ("-wal", "-shm"):
         Path(f"{tmp}{suffix}").unlink(missing_ok=True)
