@@ -12,6 +12,7 @@ instant fire after events.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections import deque
 from dataclasses import dataclass
@@ -345,7 +346,7 @@ class CustomerRun:
         self.uow.touch(enrolment)
         kind = {"completed": "complete", "converted": "exit", "exited": "exit"}[status]
         self._history(enrolment, kind, enrolment.state, None, reason, at, status)
-        self.notifications.append(Notification("enrolment_ended", enrolment=enrolment))
+        self.notifications.append(Notification("enrolment_ended", enrolment=_as_of_now(enrolment)))
 
     def migrate(self, enrolment: EnrolmentRecord, target: JourneyMachine, state: str) -> None:
         """Move an enrolment to another version's state: no actions run; the
@@ -552,7 +553,7 @@ class CustomerRun:
         self.uow.add_history(record)
         if kind in ("enter", "transition"):
             self.notifications.append(
-                Notification("transition", history=record, enrolment=enrolment)
+                Notification("transition", history=record, enrolment=_as_of_now(enrolment))
             )
 
     def _note_error(self, enrolment: EnrolmentRecord | None, at: datetime, reason: str) -> None:
@@ -578,3 +579,11 @@ def effect_key(enrolment: EnrolmentRecord, index: int) -> str:
         str(index),
     )
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+
+def _as_of_now(enrolment: EnrolmentRecord) -> EnrolmentRecord:
+    """A copy for listeners: the record itself changes on with later events (and
+    the SQL store keeps it between units of work)."""
+    copied = copy.copy(enrolment)
+    copied.timers = list(enrolment.timers)
+    return copied

@@ -168,7 +168,7 @@ def _record(store: Store, registry: Registry, effect: Effect, delivery: Delivery
             error = f"{error} [retry at {next_at.isoformat()}]"
     if with_column:
         store.update_effect(effect.key, status, attempts, error,
-                            next_attempt_at=next_at)  # type: ignore[call-arg]
+                            next_attempt_at=next_at)
     else:
         store.update_effect(effect.key, status, attempts, error)
     report.count(effect.channel, outcome)

@@ -1,0 +1,127 @@
+"""The SQLite fast path writes, byte for byte, what SQLAlchemy itself writes."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, create_engine, insert
+
+from journeyflow.store import tables as t
+from journeyflow.store.bulk import BulkStatement
+
+MOMENTS = [
+    datetime(2026, 1, 1),  # no microseconds: still written with .000000
+    datetime(2026, 3, 29, 1, 59, 59, 999999),
+    datetime(999, 12, 31, 23, 0, 0, 5),  # a year below 1000 is zero-padded
+    datetime(2026, 6, 1, 12, 0, tzinfo=timezone(timedelta(hours=2))),  # aware: to UTC
+]
+
+
+def _outbox_rows() -> list[dict[str, Any]]:
+    return [
+        {
+            "effect_key": f"k{i}",
+            "channel": "email",
+            "customer_id": "ann",
+            "journey": "j",
+            "version": 1,
+            "enrolment_id": "j:ann:1",
+            "created_at": moment,
+            "template": None if i % 2 else "hello",
+            "data": {"n": i, "nested": {"list": [1, "two", None]}, "é": "ü"},
+            "status": "pending",
+            "attempts": 0,
+            "last_error": None,
+            "seq": i,
+            "action": 0,
+            "next_attempt_at": None if i % 2 else moment,
+        }
+        for i, moment in enumerate(MOMENTS)
+    ]
+
+
+def _enrolment_rows() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"j:c{i}:1",
+            "customer_id": f"c{i}",
+            "journey": "j",
+            "version": 1,
+            "key": None,
+            "ordinal": 1,
+            "state": "s",
+            "entered_at": moment,
+            "started_at": moment,
+            "status": "active",
+            "ended_at": None,
+            "end_reason": None,
+            "in_holdout": bool(i % 2),
+            "seq": 0,
+            "timers": [[0, "2026-01-01T00:00:00+00:00"]],
+            "next_due_at": moment,
+            "position": 0,
+        }
+        for i, moment in enumerate(MOMENTS)
+    ]
+
+
+def _dump(path: Path, table: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(f"select * from {table} order by 1").fetchall()
+
+
+@pytest.mark.parametrize(
+    ("table", "rows"), [(t.outbox, _outbox_rows()), (t.enrolments, _enrolment_rows())]
+)
+def test_inserts_match_sqlalchemy(tmp_path: Path, table: Any, rows: list[dict[str, Any]]) -> None:
+    dumps = []
+    for name, fast in (("sa", False), ("bulk", True)):
+        path = tmp_path / f"{name}.db"
+        db = create_engine(f"sqlite:///{path}")
+        t.metadata.create_all(db)
+        with db.begin() as conn:
+            if fast:
+                BulkStatement(insert(table), db.dialect).execute(conn, rows)
+            else:
+                # SQLAlchemy stores aware moments by their wall-clock fields; the
+                # store hands it naive UTC, so compare on what the store would pass
+                conn.execute(insert(table), [_as_store_passes(r) for r in rows])
+        db.dispose()
+        dumps.append(_dump(path, table.name))
+    assert dumps[0] == dumps[1]
+    assert len(dumps[0]) == len(rows)
+
+
+def test_update_sets_only_the_named_columns(tmp_path: Path) -> None:
+    path = tmp_path / "u.db"
+    db = create_engine(f"sqlite:///{path}")
+    t.metadata.create_all(db)
+    rows = _enrolment_rows()
+    update = (
+        t.enrolments.update()
+        .where(t.enrolments.c.id == bindparam("b_id"))
+        .values(seq=bindparam("seq"), next_due_at=bindparam("next_due_at"))
+    )
+    with db.begin() as conn:
+        conn.execute(insert(t.enrolments), [_as_store_passes(r) for r in rows])
+        BulkStatement(update, db.dialect).execute(
+            conn, [{"b_id": r["id"], "seq": 7, "next_due_at": None} for r in rows[:2]]
+        )
+    db.dispose()
+    got = {r[0]: (r[13], r[15], r[6]) for r in _dump(path, "enrolments")}
+    assert got["j:c0:1"] == (7, None, "s")
+    assert got["j:c1:1"] == (7, None, "s")
+    assert got["j:c2:1"][0] == 0 and got["j:c2:1"][1] is not None
+
+
+def _as_store_passes(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v.astimezone(timezone.utc).replace(tzinfo=None)
+        if isinstance(v, datetime) and v.tzinfo
+        else v
+        for k, v in row.items()
+    }
