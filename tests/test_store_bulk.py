@@ -1,4 +1,5 @@
-"""The SQLite fast path writes, byte for byte, what SQLAlchemy itself writes."""
+"""The SQLite fast path writes, byte for byte, what SQLAlchemy itself writes
+(given the store's JSON serializer); the serializer writes what json would."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import bindparam, create_engine, insert
 
 from journeyflow.store import tables as t
-from journeyflow.store.bulk import BulkStatement
+from journeyflow.store.bulk import BulkStatement, json_text
 
 MOMENTS = [
     datetime(2026, 1, 1),  # no microseconds: still written with .000000
@@ -81,7 +82,8 @@ def test_inserts_match_sqlalchemy(tmp_path: Path, table: Any, rows: list[dict[st
     dumps = []
     for name, fast in (("sa", False), ("bulk", True)):
         path = tmp_path / f"{name}.db"
-        db = create_engine(f"sqlite:///{path}")
+        # the store gives SQLAlchemy its JSON serializer too
+        db = create_engine(f"sqlite:///{path}", json_serializer=json_text)
         t.metadata.create_all(db)
         with db.begin() as conn:
             if fast:
@@ -125,3 +127,25 @@ def _as_store_passes(row: dict[str, Any]) -> dict[str, Any]:
         else v
         for k, v in row.items()
     }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1, "b": [1.5, None, True], "c": {"d": "é"}},
+        {1: "int key", "when": datetime(2026, 1, 1, 9, 30, tzinfo=timezone.utc)},
+        {"big": 2**70},  # beyond orjson's 64 bits: json takes over
+        [("tuple", 1)],
+    ],
+)
+def test_json_text_reads_back_as_json_would_have_written_it(value: Any) -> None:
+    import json
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k): plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v.isoformat() if isinstance(v, datetime) else v
+
+    assert json.loads(json_text(value)) == json.loads(json.dumps(plain(value)))

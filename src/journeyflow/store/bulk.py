@@ -17,9 +17,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Boolean, Connection, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement, Executable
@@ -28,9 +30,11 @@ from sqlalchemy.sql.compiler import SQLCompiler
 Processor = Callable[[Any], Any]
 
 
+@lru_cache(maxsize=1 << 14)
 def _sqlite_datetime(value: datetime | None) -> str | None:
     # SQLAlchemy's SQLite DATETIME format, "%Y-%m-%d %H:%M:%S.%f" (always with
-    # microseconds), which isoformat writes in C for naive values
+    # microseconds), which isoformat writes in C. Cached: one instant (an
+    # event's time) is written to four or five columns of one event's rows.
     if value is None:
         return None
     if value.tzinfo is not None:  # stored as naive UTC, as everywhere in the store
@@ -38,10 +42,24 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     return value.isoformat(" ", "microseconds")
 
 
-def _json(value: Any) -> str | None:
-    # what SQLAlchemy's JSON type writes (json.dumps; None as SQL NULL is not
-    # used here: every JSON column of ours is NOT NULL)
-    return json.dumps(value)
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def json_text(value: Any, *, sort_keys: bool = False) -> str:
+    """JSON for the store's JSON columns (SQLAlchemy's serializer too, so both
+    paths write the same): orjson, ~10x faster than json.dumps on our rows.
+    Datetimes become ISO 8601 text, like isoformat(); keys become strings."""
+    try:
+        options = _OPTIONS | orjson.OPT_SORT_KEYS if sort_keys else _OPTIONS
+        return orjson.dumps(value, option=options).decode()
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: json copes
+        return json.dumps(value, default=_fallback, sort_keys=sort_keys)
+
+
+def _fallback(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 class BulkStatement:
@@ -97,7 +115,7 @@ class _Compiled:
             if isinstance(kind, DateTime):
                 self.convert.append((i, _sqlite_datetime))
             elif isinstance(kind, JSON):
-                self.convert.append((i, _json))
+                self.convert.append((i, json_text))
             elif isinstance(kind, Boolean):
                 pass  # the driver stores True/False as 1/0, as SQLAlchemy does
             elif kind.dialect_impl(dialect).bind_processor(dialect) is not None:

@@ -30,7 +30,7 @@ DEFAULT_CAPACITY = 10_000  # customers; about 2 KB each with two enrolments
 @dataclass
 class CachedCustomer:
     customer: CustomerRecord
-    row: dict[str, Any]  # the customer's stored row: what commit compares with
+    snapshot: tuple[Any, ...]  # the customer as stored: what commit compares with
     enrolments: list[EnrolmentRecord]
     snapshots: dict[str, tuple[Any, ...]]  # enrolment id -> stored fields
 

@@ -25,6 +25,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, overload
 
 from sqlalchemy import Connection, create_engine, event, func, insert, select, update
@@ -33,18 +34,21 @@ from sqlalchemy.exc import IntegrityError
 
 from journeyflow.events import Event
 from journeyflow.store import tables as t
-from journeyflow.store.bulk import BulkStatement
+from journeyflow.store.bulk import BulkStatement, json_text
 from journeyflow.store.cache import DEFAULT_CAPACITY, CachedCustomer, RecordCache
 from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
 
 _IN_CHUNK = 500  # SQLite caps bound parameters per statement
 
 
+@lru_cache(maxsize=1 << 14)  # one event's instant lands in several columns
 def _naive(moment: datetime | None) -> datetime | None:
     """Stored as naive UTC: SQLite has no zones, and PostgreSQL `timestamp` neither."""
-    if moment is None:
-        return None
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    if moment is None or moment.tzinfo is None:
+        return moment
+    if moment.tzinfo is not timezone.utc:
+        moment = moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=None)
 
 
 @overload
@@ -73,7 +77,7 @@ class SqlStore:
                 or os.environ.get("JOURNEYFLOW_SQLITE_SYNCHRONOUS", "NORMAL")
             )
             parsed = parsed.set(query=query)
-        self.engine = create_engine(parsed)
+        self.engine = create_engine(parsed, json_serializer=json_text)
         if self.sqlite:
             event.listen(self.engine, "connect", self._sqlite_pragmas)
             event.listen(self.engine, "begin", self._sqlite_begin)
@@ -327,7 +331,7 @@ class SqlUnitOfWork:
                 cache.clear()
                 cache.data_version = version
         self._customers: dict[str, CustomerRecord] = {}
-        self._customer_rows: dict[str, dict[str, Any] | None] = {}
+        self._customer_snapshots: dict[str, tuple[Any, ...] | None] = {}
         self._enrolments: dict[str, list[EnrolmentRecord]] = {}
         self._enrolment_snapshots: dict[str, tuple[Any, ...]] = {}
         self._events: list[Event] = []
@@ -354,7 +358,7 @@ class SqlUnitOfWork:
                     missing.append(cid)
                     continue
                 self._customers[cid] = cached.customer
-                self._customer_rows[cid] = cached.row
+                self._customer_snapshots[cid] = cached.snapshot
                 self._enrolments[cid] = cached.enrolments
                 self._enrolment_snapshots.update(cached.snapshots)
             wanted = missing
@@ -362,7 +366,7 @@ class SqlUnitOfWork:
             for row in self._conn.execute(select(t.customers).where(t.customers.c.id.in_(chunk))):
                 record = _customer(row._mapping)
                 self._customers[record.id] = record
-                self._customer_rows[record.id] = _customer_row(record)
+                self._customer_snapshots[record.id] = _customer_snapshot(record)
             rows = self._conn.execute(
                 select(t.enrolments)
                 .where(t.enrolments.c.customer_id.in_(chunk))
@@ -375,7 +379,7 @@ class SqlUnitOfWork:
         for cid in wanted:
             if cid not in self._customers:
                 self._customers[cid] = CustomerRecord(cid)
-                self._customer_rows[cid] = None  # new: inserted on commit
+                self._customer_snapshots[cid] = None  # new: inserted on commit
             self._enrolments.setdefault(cid, [])
 
     def customer(self, customer_id: str) -> CustomerRecord:
@@ -439,15 +443,15 @@ class SqlUnitOfWork:
         new_customers, changed_customers = [], []
         with_events = {e.customer_id for e in self._events}
         for cid, record in self._customers.items():
-            row = _customer_row(record)
-            before = self._customer_rows[cid]
+            before = self._customer_snapshots[cid]
+            after = _customer_snapshot(record)
             if before is None:
                 if not (cid in with_events or self._enrolments[cid]):
                     continue  # looked at, never stored
-                new_customers.append(row)
-            elif row != before:
-                changed_customers.append(row)
-            committed[cid] = CachedCustomer(record, row, self._enrolments[cid], {})
+                new_customers.append(_customer_row(record))
+            elif after != before:
+                changed_customers.append(_customer_row(record))
+            committed[cid] = CachedCustomer(record, after, self._enrolments[cid], {})
         bulk = self._store.statement
         bulk("customers+", lambda: insert(t.customers)).execute(conn, new_customers)
         bulk(
@@ -551,10 +555,16 @@ def _customer(m: Any) -> CustomerRecord:
     )
 
 
+def _customer_snapshot(c: CustomerRecord) -> tuple[Any, ...]:
+    """What commit compares to find a changed customer. The attributes as JSON
+    text: a deep copy, compared in one go (they are changed in place)."""
+    return (json_text(c.attributes, sort_keys=True), tuple(c.segments), c.created_at)
+
+
 def _customer_row(c: CustomerRecord) -> dict[str, Any]:
     return {
         "id": c.id,
-        "attributes": _jsonable(c.attributes),
+        "attributes": c.attributes,
         "segments": list(c.segments),
         "created_at": _naive(c.created_at),
     }
@@ -597,7 +607,7 @@ def _enrolment_row(e: EnrolmentRecord) -> dict[str, Any]:
         "end_reason": e.end_reason,
         "in_holdout": e.in_holdout,
         "seq": e.seq,
-        "timers": [[i, d.isoformat()] for i, d in e.timers],
+        "timers": _timers_column(e.timers),
         "next_due_at": _naive(e.next_due_at) if e.active else None,
         "position": e.position,
     }
@@ -649,14 +659,29 @@ def _enrolment_changes(
 ) -> dict[str, Any]:
     """The UPDATE parameters for the columns that differ from the snapshot (in a
     fixed order, so equal sets of changes share one executemany)."""
-    row = _enrolment_row(e)
     values: dict[str, Any] = {"b_id": e.id}
     for name, old, new in zip(_ENROLMENT_FIELDS, before, after, strict=True):
         if old != new:
-            values[name] = row[name]
+            values[name] = _ENROLMENT_COLUMN[name](new)
     if "timers" in values or "status" in values:
-        values["next_due_at"] = row["next_due_at"]
+        values["next_due_at"] = _naive(e.next_due_at) if e.active else None
     return values
+
+
+def _timers_column(timers: Iterable[tuple[int, datetime]]) -> list[list[Any]]:
+    return [[i, d.isoformat()] for i, d in timers]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+# field of the snapshot -> its column's value
+_ENROLMENT_COLUMN: dict[str, Callable[[Any], Any]] = {
+    name: _naive if name in ("entered_at", "started_at", "ended_at") else _same
+    for name in _ENROLMENT_FIELDS
+}
+_ENROLMENT_COLUMN["timers"] = _timers_column
 
 
 def _history(m: Any) -> HistoryRecord:
@@ -719,7 +744,7 @@ def _effect_row(e: Effect) -> dict[str, Any]:
         "enrolment_id": e.enrolment_id,
         "created_at": _naive(e.created_at),
         "template": e.template,
-        "data": _jsonable(e.data),
+        "data": e.data,
         "status": e.status,
         "attempts": e.attempts,
         "last_error": e.last_error,
@@ -727,13 +752,3 @@ def _effect_row(e: Effect) -> dict[str, Any]:
         "action": e.action,
         "next_attempt_at": _naive(e.next_attempt_at),
     }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
