@@ -22,6 +22,7 @@ from journeyflow.clock import Clock, SystemClock, VirtualClock, as_utc
 from journeyflow.customer import CustomerRun, Notification
 from journeyflow.events import Event, parse_event
 from journeyflow.exceptions import EventError, JourneyVersionError
+from journeyflow.gcpause import gc_paused
 from journeyflow.loader import LoadedJourney, load_text
 from journeyflow.machine import JourneyMachine
 from journeyflow.store import MemoryStore, Store
@@ -60,6 +61,8 @@ class Engine:
     :param store: where customers stand (default: a fresh in-memory store)
     :param clock: the time source (default: the system clock)
     :param batch_size: events (or customers with due timers) per transaction
+    :param pause_gc: pause Python's cyclic garbage collector during each unit of
+        work (`gcpause.py`: about a fifth of the time per event)
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class Engine:
         functions: dict[str, Callable[..., Any]] | None = None,
         listeners: Sequence[Listener] = (),
         max_emit_depth: int = 8,
+        pause_gc: bool = True,
     ) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -79,6 +83,7 @@ class Engine:
         self.functions = dict(functions or {})
         self.listeners = list(listeners)
         self.max_emit_depth = max_emit_depth
+        self.pause_gc = pause_gc
         self._machines: dict[tuple[str, int], JourneyMachine] = {}
         self.current: dict[str, JourneyMachine] = {}
         for loaded in sorted(journeys, key=lambda lj: (lj.journey.journey, lj.journey.version)):
@@ -130,7 +135,8 @@ class Engine:
         report = IngestReport()
         offset = 0
         for chunk in _chunks(raws, self.batch_size):
-            report.merge(self._ingest_chunk(chunk, offset))
+            with gc_paused(self.pause_gc):
+                report.merge(self._ingest_chunk(chunk, offset))
             offset += len(chunk)
             if on_batch is not None:
                 on_batch(len(chunk))
@@ -180,23 +186,33 @@ class Engine:
             self.clock.set(moment)
         fired = 0
         while True:
-            uow = self.store.unit_of_work()
-            try:
-                due = uow.due_customers(moment, self.batch_size)
-                if not due:
-                    uow.rollback()
-                    break
-                uow.load(due)
-                notes: list[Notification] = []
-                for cid in due:
-                    run = self._run(uow, cid)
-                    fired += run.fire_due(moment, inclusive=True)
-                    notes.extend(run.notifications)
-                uow.commit()
-            except BaseException:
+            with gc_paused(self.pause_gc):
+                batch = self._fire_due_batch(moment)
+            if batch is None:
+                break
+            fired += batch
+        return fired
+
+    def _fire_due_batch(self, moment: datetime) -> int | None:
+        """One unit of work of due timers; None when nothing is due."""
+        fired = 0
+        uow = self.store.unit_of_work()
+        try:
+            due = uow.due_customers(moment, self.batch_size)
+            if not due:
                 uow.rollback()
-                raise
-            self._notify(notes)
+                return None
+            uow.load(due)
+            notes: list[Notification] = []
+            for cid in due:
+                run = self._run(uow, cid)
+                fired += run.fire_due(moment, inclusive=True)
+                notes.extend(run.notifications)
+            uow.commit()
+        except BaseException:
+            uow.rollback()
+            raise
+        self._notify(notes)
         return fired
 
     def run_due(self) -> int:
@@ -226,6 +242,12 @@ class Engine:
         :return: customer -> (segments before, segments after)
         """
         at = as_utc(at) if at is not None else self.clock.now()
+        with gc_paused(self.pause_gc):
+            return self._replace_segments(desired, owned, at)
+
+    def _replace_segments(
+        self, desired: Mapping[str, set[str]], owned: tuple[str, ...], at: datetime
+    ) -> dict[str, tuple[list[str], list[str]]]:
         changes: dict[str, tuple[list[str], list[str]]] = {}
         notes: list[Notification] = []
         uow = self.store.unit_of_work()
