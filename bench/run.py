@@ -93,6 +93,10 @@ def table(results: dict[str, Any]) -> str:
                      f"target >= 0.5, stretch 0.8: "
                      f"{'PASS' if tp['meets_target'] else 'FAIL'}; pairs "
                      + " / ".join(f"{r:.2f}" for r in tp["ratio_runs"])))
+        bg = tp["baseline_gc_paused"]
+        rows.append(("  baseline with the GC paused per batch",
+                     f"{bg['events_per_s']:,.0f} ev/s",
+                     f"engine / it: {tp['ratio_engine_baseline_gc_paused']:.3f}"))
         nc = tp["engine_sql_nocache"]
         rows.append(("  same, customer cache off",
                      f"{nc['events_per_s']:,.0f} ev/s",
