@@ -31,6 +31,7 @@ import common
 FORMAT = 2  # bump when the way the cached databases are built changes
 T_FIRE = common.T0 + timedelta(days=200)  # advance_to(T_FIRE) fires exactly the due timers
 CHUNK = 20_000
+REPEATS = 5  # single runs of the large case vary by +-20% here: report medians
 
 
 def _cache_key(total: int, due: int) -> str:
@@ -183,18 +184,36 @@ def fire(cached: str, total: int, due: int, profile: str | None = None) -> dict[
             "unit_of_work_s": timed.report()}
 
 
-def run(due: int, total: int) -> dict[str, Any]:
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median time (an odd number of runs): a real run, not a blend."""
+    return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+
+
+def run(due: int, total: int, repeats: int = REPEATS) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    print(f"  timers: {due:,} due among {due:,} vs among {total:,} enrolments", flush=True)
-    for label, size in (("small", due), ("large", total)):
-        built = common.run_child("timers", "build", total=size, due=due)
-        note = "cached" if built["cached"] else f"built in {built['build_s']} s"
-        print(f"    {size:>9,}-enrolment db: {built['size_mb']} MB ({note})", flush=True)
-        res = common.run_child("timers", "fire", cached=built["path"], total=size, due=due)
-        res["db"] = {**built, "path": str(Path(built["path"]).relative_to(common.ROOT))}
-        out[label] = res
-        print(f"    advance_to fires {res['fired']:,} among {size:,}: {res['seconds']:.2f} s "
-              f"({res['timers_per_s']:,.0f} timers/s)", flush=True)
+    print(f"  timers: {due:,} due among {due:,} vs among {total:,} enrolments, "
+          f"{repeats} runs each, alternating", flush=True)
+    sizes = {"small": due, "large": total}
+    built = {}
+    for label, size in sizes.items():
+        built[label] = common.run_child("timers", "build", total=size, due=due)
+        note = "cached" if built[label]["cached"] else f"built in {built[label]['build_s']} s"
+        print(f"    {size:>9,}-enrolment db: {built[label]['size_mb']} MB ({note})", flush=True)
+    # alternate small and large so a change in machine load hits both alike
+    runs: dict[str, list[dict[str, Any]]] = {"small": [], "large": []}
+    for _ in range(repeats):
+        for label, size in sizes.items():
+            res = common.run_child("timers", "fire", cached=built[label]["path"], total=size,
+                                   due=due)
+            runs[label].append(res)
+            print(f"    advance_to fires {res['fired']:,} among {size:,}: "
+                  f"{res['seconds']:.2f} s ({res['timers_per_s']:,.0f} timers/s)", flush=True)
+    for label in sizes:
+        out[label] = {**_median_run(runs[label]), "db": {
+            **built[label], "path": str(Path(built[label]["path"]).relative_to(common.ROOT))}}
+        out[f"{label}_runs_s"] = [r["seconds"] for r in runs[label]]
+    out["ratio_runs"] = [round(lg["seconds"] / sm["seconds"], 2)
+                         for sm, lg in zip(runs["small"], runs["large"], strict=True)]
     out["ratio_large_small"] = round(out["large"]["seconds"] / out["small"]["seconds"], 2)
     out["ratio_large_small_cpu"] = round(out["large"]["cpu_s"] / out["small"]["cpu_s"], 2)
     due_s = {k: out[k]["unit_of_work_s"]["due_customers"]["seconds"] for k in ("small", "large")}
