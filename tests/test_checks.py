@@ -90,6 +90,43 @@ states:
                               ("JF307", "error", 9)]
 
 
+def test_split_loops_are_reported_once_each_naming_the_loop() -> None:
+    text = HEAD + """\
+states:
+  welcome:
+    transitions:
+      - split: [{to: a, weight: 50}, {to: draw, weight: 50}]
+  draw:
+    transitions:
+      - split: [{to: draw, weight: 10}, {to: b, weight: 90}]
+  b:
+    transitions:
+      - split: [{to: welcome, weight: 50}, {to: a, weight: 50}]
+  a: {final: true}
+"""
+    [p] = found(text)  # welcome -> draw -> b -> welcome and draw -> draw: one loop
+    assert (p.code, p.line) == ("JF315", 9)
+    assert "'welcome' -> 'draw' -> 'b' -> 'welcome'" in p.message
+
+
+def test_a_split_reaching_another_split_without_coming_back_is_fine() -> None:
+    text = HEAD + """\
+states:
+  welcome:
+    transitions:
+      - split: [{to: draw, weight: 50}, {to: a, weight: 50}]
+  draw:
+    transitions:
+      - split: [{to: a, weight: 50}, {to: waiting, weight: 50}]
+  waiting:
+    transitions:
+      - after: 1d
+        to: welcome
+  a: {final: true}
+"""
+    assert problems(text) == []
+
+
 def test_stage_must_be_listed_only_when_stages_are_given() -> None:
     body = "states:\n  welcome:\n    stage: onboarding\n    final: true\n"
     assert problems(HEAD + body) == []

@@ -24,6 +24,8 @@ Codes (stable; `docs/errors.md` has an example for each):
     JF312  a migration to an undefined state
     JF313  a test `expect` naming a state (or stage) that does not exist
     JF314  two files define the same journey id and version (`loader.analyse_paths`)
+    JF315  split states whose branches lead back round to each other (a customer
+           whose branches close the loop would split for ever)
     JF401  CEL that does not compile
     JF402  CEL naming an unknown variable
     JF403  CEL calling an unknown function (a warning when no plugin registry
@@ -115,6 +117,27 @@ def _is_zone(name: str) -> bool:
         return False
 
 
+def _path_back(branches: dict[str, list[tuple[int, int, str]]], start: str,
+               goal: str) -> list[str]:
+    """The shortest walk along split branches from `start` to `goal` (both
+    included); `goal` must be reachable."""
+    came_from: dict[str, str | None] = {start: None}
+    queue = [start]
+    for name in queue:  # breadth first: the list grows while we walk it
+        if name == goal:
+            break
+        for _, _, to in branches.get(name, ()):
+            if to not in came_from:
+                came_from[to] = name
+                queue.append(to)
+    walk: list[str] = []
+    node: str | None = goal
+    while node is not None:
+        walk.append(node)
+        node = came_from[node]
+    return walk[::-1]
+
+
 class _Checker:
     def __init__(self, journey: dsl.Journey, positions: Positions | None,
                  known: KnownNames | None, filename: str) -> None:
@@ -137,6 +160,7 @@ class _Checker:
         for name, state in self.j.states.items():
             self.check_state(name, state)
         self.check_reachability()
+        self.check_split_cycles()
         self.check_migrations_and_tests()
         self.check_expressions()
         self.check_names()
@@ -243,6 +267,43 @@ class _Checker:
             yield t.to, (*path, "to")
 
     # --- the graph -------------------------------------------------------------
+
+    def check_split_cycles(self) -> None:
+        # Each customer's branch at a split state is fixed (a hash of customer,
+        # journey and state), so if splits lead back to a split already passed,
+        # the customers whose branches close that loop would go round it for
+        # ever: the engine stops them at run time with an error in their
+        # history; here the author hears of it before anyone enrols.
+        branches: dict[str, list[tuple[int, int, str]]] = {}
+        for name, state in self.j.states.items():
+            for i, t in enumerate(state.transitions):
+                for b, branch in enumerate(t.split or ()):
+                    branches.setdefault(name, []).append((i, b, branch.to))
+        reach: dict[str, set[str]] = {}
+        for start in branches:
+            seen: set[str] = set()
+            todo = [to for _, _, to in branches[start]]
+            while todo:
+                name = todo.pop()
+                if name in branches and name not in seen:
+                    seen.add(name)
+                    todo.extend(to for _, _, to in branches[name])
+            reach[start] = seen
+        reported: set[frozenset[str]] = set()
+        for name in branches:  # file order: report each loop at its first state
+            if name not in reach[name]:
+                continue
+            loop = frozenset(m for m in reach[name] if name in reach[m])
+            if loop in reported:
+                continue
+            reported.add(loop)
+            i, b, to = next(x for x in branches[name] if x[2] in loop)
+            circle = " -> ".join(repr(m) for m in [name, *_path_back(branches, to, name)])
+            self.report("JF315", f"split states lead round in a loop ({circle}): a customer "
+                        "whose branches close it would split for ever; send a branch to a "
+                        "state that waits for an event or a timer",
+                        ("states", name, "transitions", i, "split", b, "to"))
+
 
     def check_reachability(self) -> None:
         if self.j.initial not in self.j.states:
