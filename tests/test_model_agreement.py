@@ -221,6 +221,18 @@ def test_engine_agrees_with_model(scenario: Scenario) -> None:
     assert_same(engine_view(engine, customers), model_view(model, customers), "engine vs model")
 
 
+@model_settings(150)
+@given(scenarios(timers=True))
+def test_engine_agrees_with_model_on_timers_and_time_zones(scenario: Scenario) -> None:
+    """Mostly timers, mostly `at:` (computed on entry in the customer's zone: a
+    `timezone` trait, else the journey's, across DST changes), one already past."""
+    note(scenario.describe())
+    model = run_model(scenario)
+    engine = run_engine(scenario, MemoryStore())
+    customers = customers_of(scenario.timeline)
+    assert_same(engine_view(engine, customers), model_view(model, customers), "engine vs model")
+
+
 # --- (b) SQLite file == memory ---------------------------------------------------------------
 
 

@@ -7,10 +7,15 @@ compiler (`expressions`) and durations. It keeps everything in plain lists and
 recomputes what it needs by scanning them; speed does not matter here.
 
 What it models: track/identify events, entry on events (with guard, re-entry
-rule and `key`), exit rules, event transitions with guards, `after:` timers,
+rule and `key`), exit rules, event transitions with guards, `after:` and `at:`
+timers (an `at:` computed once on entry; a time already past fires at once; an
+error or a value that is not a timestamp sets no timer and is noted), the
+customer's time zone (a valid `timezone` trait, else the journey's, else UTC),
 internal self-transitions, final states, splits, holdout, and the actions
 send/set/emit/task, with emitted events and their depth limit. What it does not
-model: `at:` timers, segments, time zones, versions and migrations.
+model: segments, versions and migrations. The date helpers themselves come
+from `expressions` (unit-tested there); the model checks when and how the
+engine uses them.
 
 Each customer is independent of the others, so the model runs one customer at
 a time over that customer's part of the timeline.
@@ -21,13 +26,13 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from journeyflow import dsl
 from journeyflow.durations import parse_duration
 from journeyflow.exceptions import ExpressionError
-from journeyflow.expressions import Expression, Scope, compile_expression
+from journeyflow.expressions import Expression, Scope, compile_expression, is_valid_zone
 
 MAX_EMIT_DEPTH = 8  # an outside event has depth 0; an event emitted while handling depth d has d+1
 
@@ -127,6 +132,12 @@ class _Event:
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+
+def _zone(attributes: dict[str, Any], j: dsl.Journey) -> str | None:
+    """The customer's `timezone` trait when it names a zone, else the journey's."""
+    trait = attributes.get("timezone")
+    return trait if isinstance(trait, str) and is_valid_zone(trait) else j.timezone
 
 
 def bucket(*parts: str) -> int:
@@ -376,11 +387,14 @@ class Model:
         state = j.states[name]
         enrolment.state = name
         enrolment.entered_at = at
-        enrolment.timers = [
-            (i, at + parse_duration(t.after))
-            for i, t in enumerate(state.transitions)
-            if t.after is not None
-        ]
+        enrolment.timers = []
+        for i, t in enumerate(state.transitions):  # computed before on_enter runs
+            if t.after is not None:
+                enrolment.timers.append((i, at + parse_duration(t.after)))
+            elif t.at is not None:
+                due = self._at(cid, out, j, t.at, enrolment, event, at)
+                if due is not None:
+                    enrolment.timers.append((i, due))
         self._actions(cid, out, j, enrolment, state.on_enter, at, event, depth, queue)
         if state.final:
             self._end(out, enrolment, "completed", "final", at)
@@ -389,6 +403,28 @@ class Model:
             if transition.split is not None:
                 self._take(cid, out, j, enrolment, index, at, event, depth, queue)
                 return
+
+    def _at(
+        self,
+        cid: str,
+        out: Outcome,
+        j: dsl.Journey,
+        source: str,
+        enrolment: Enrolment,
+        event: _Event | None,
+        at: datetime,
+    ) -> datetime | None:
+        """An `at:` timer's due time, or None (error noted): never before `at`."""
+        try:
+            value = self._eval(cid, out, j, source, enrolment, event, at)
+        except _Failed:
+            return None
+        if not isinstance(value, datetime):
+            out.errors.append((*enrolment.ref, enrolment.state, at))
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return max(value, at)
 
     def _end(
         self, out: Outcome, enrolment: Enrolment, status: str, reason: str, at: datetime
@@ -527,7 +563,7 @@ class Model:
             state=(
                 {"name": enrolment.state, "entered_at": enrolment.entered_at} if enrolment else {}
             ),
-            zone=j.timezone,
+            zone=_zone(out.attributes, j),
         )
         try:
             return _cel(source).evaluate(scope)

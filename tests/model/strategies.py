@@ -6,7 +6,9 @@ Every generated journey is valid by construction: every state is reachable from
 a split state holds only its split, split weights are positive and sum to 100,
 and a split never leads to a split (so entering a state always ends).
 Timers are never shorter than 45 minutes, so no chain of timers loops at one
-instant.
+instant: every `at:` expression gives a time at least a second after `now`,
+except the one already past (`PAST_AT`, which fires at once), and that one only
+leads to a final state.
 """
 
 from __future__ import annotations
@@ -44,6 +46,17 @@ GUARDS: list[str | None] = [
     "state.entered_at < now",  # errors on an entry guard (no state yet)
     "true",
 ]
+PAST_AT = 'now - duration("1h")'  # already past on entry: fires at once
+AT_EXPRESSIONS = [
+    'local_time(now + duration("1h"), "09:00")',  # the customer's 9am, after DST changes too
+    'month_start(now + duration("800h"))',  # local midnight on the 1st, 1-2 months on
+    'customer.score > 1 ? now + duration("3h") : now + duration("26h")',  # errors without score
+    "customer.tier",  # not a timestamp (or an error): no timer, noted
+    PAST_AT,
+]
+# None: UTC. Kyiv and Lord Howe (a 30-minute DST shift) change clocks within the timelines.
+JOURNEY_ZONES = [None, None, "UTC", "America/Sao_Paulo", "Europe/Kyiv", "Australia/Lord_Howe"]
+TRAIT_ZONES = ["Europe/Kyiv", "Asia/Kolkata", "Mars/Base"]  # the last is no zone: ignored
 START = datetime(2026, 1, 1, 9, 0, tzinfo=timezone.utc)
 GAPS = [
     timedelta(0),
@@ -154,8 +167,14 @@ def actions(draw: st.DrawFn, emits: list[int], max_size: int = 2) -> list[dict[s
 
 @st.composite
 def journey_dicts(
-    draw: st.DrawFn, jid: str, emits: list[int], keyed: bool = True, split_actions: bool = True
+    draw: st.DrawFn,
+    jid: str,
+    emits: list[int],
+    keyed: bool = True,
+    split_actions: bool = True,
+    timers: bool = False,
 ) -> dict[str, Any]:
+    """`timers`: mostly timer transitions, mostly `at:`, in a zone with DST changes."""
     n = draw(st.integers(2, 6))
     names = draw(st.lists(st.sampled_from(STATE_NAMES), min_size=n, max_size=n, unique=True))
     roles = ["normal" if draw(st.integers(0, 3)) else "split"]
@@ -164,8 +183,10 @@ def journey_dicts(
     branches: dict[str, list[str]] = {s: [] for s in names}
 
     def event_or_timer() -> dict[str, Any]:
-        if draw(st.integers(0, 2)):
+        if draw(st.integers(0, 2)) >= (2 if timers else 1):
             return {"on": draw(st.sampled_from(TRANSITION_EVENTS))}
+        if draw(st.integers(0, 3)) >= (1 if timers else 2):
+            return {"at": draw(st.sampled_from(AT_EXPRESSIONS))}
         return {"after": draw(st.sampled_from(DURATIONS))}
 
     def finish(t: dict[str, Any]) -> dict[str, Any]:
@@ -223,6 +244,14 @@ def journey_dicts(
                 split["actions"] = acts
             transitions[s] = [split]
 
+    finals = {x for x, r in zip(names, roles, strict=True) if r == "final"}
+    for s in names:  # an `at:` already past fires at once: only into a final state
+        for t in transitions[s]:
+            if t.get("at") == PAST_AT and t.get("to") not in finals:
+                t["at"] = AT_EXPRESSIONS[0]
+            elif timers and "at" in t and t.get("to") in finals and draw(st.booleans()):
+                t["at"] = PAST_AT
+
     states: dict[str, Any] = {}
     for s, role in zip(names, roles, strict=True):
         body: dict[str, Any] = {}
@@ -252,6 +281,9 @@ def journey_dicts(
     if keyed and draw(st.integers(0, 4)) == 0:
         entry["key"] = "event.properties.n"
     out: dict[str, Any] = {"journey": jid, "version": 1, "entry": entry, "initial": names[0]}
+    zone = draw(st.sampled_from(JOURNEY_ZONES[3:] if timers else JOURNEY_ZONES))
+    if zone:
+        out["timezone"] = zone
     holdout = draw(st.sampled_from([0, 0, 50]))
     if holdout:
         out["holdout"] = holdout
@@ -281,9 +313,9 @@ def check_loaded(spec: dict[str, Any], loaded: LoadedJourney) -> None:
     assert list(j.states) == list(spec["states"])
     assert j.entry.on == spec["entry"]["on"]
     for name, body in spec["states"].items():
-        got = [(t.on, t.after, t.to, t.internal) for t in j.states[name].transitions]
+        got = [(t.on, t.after, t.at, t.to, t.internal) for t in j.states[name].transitions]
         want = [
-            (t.get("on"), t.get("after"), t.get("to"), t.get("internal", False))
+            (t.get("on"), t.get("after"), t.get("at"), t.get("to"), t.get("internal", False))
             for t in body.get("transitions", [])
         ]
         assert got == want, (name, got, want)
@@ -314,11 +346,12 @@ def journey_sets(
     max_emits: int = 3,
     split_actions: bool = True,
     journey_ids: list[str] = JOURNEY_IDS,
+    timers: bool = False,
 ) -> tuple[list[dict[str, Any]], list[LoadedJourney]]:
     count = draw(st.integers(1, max_journeys))
     ids = draw(st.lists(st.sampled_from(journey_ids), min_size=count, max_size=count, unique=True))
     emits = [max_emits]
-    specs = [draw(journey_dicts(jid, emits, keyed, split_actions)) for jid in ids]
+    specs = [draw(journey_dicts(jid, emits, keyed, split_actions, timers)) for jid in ids]
     loaded = []
     for spec in specs:
         journey = load(to_yaml(spec) + "\n", spec["journey"])
@@ -341,7 +374,8 @@ def load(text: str, jid: str) -> LoadedJourney:
 
 
 @st.composite
-def timelines(draw: st.DrawFn, max_steps: int = 25) -> list[Step]:
+def timelines(draw: st.DrawFn, max_steps: int = 25, zones: bool = False) -> list[Step]:
+    """`zones`: identify calls carry a `timezone` trait half the time (else a quarter)."""
     customers = draw(st.lists(st.sampled_from(CUSTOMERS), min_size=1, max_size=3, unique=True))
     at = START
     steps: list[Step] = []
@@ -362,6 +396,8 @@ def timelines(draw: st.DrawFn, max_steps: int = 25) -> list[Step]:
             for name, top in (("score", 3), ("tier", 2)):
                 if draw(st.booleans()):
                     traits[name] = draw(st.integers(0, top))
+            if draw(st.integers(0, 3)) < (2 if zones else 1):
+                traits["timezone"] = draw(st.sampled_from(TRAIT_ZONES))
             steps.append(Identify(customer, at, traits, f"m{i}"))
     if draw(st.booleans()):
         steps.append(AdvanceTo(at + draw(st.sampled_from(GAPS[2:]))))
@@ -376,10 +412,18 @@ def scenarios(
     keyed: bool = True,
     split_actions: bool = True,
     journey_ids: list[str] = JOURNEY_IDS,
+    timers: bool = False,
 ) -> Scenario:
     """Journeys and a timeline. `split_actions=False` or other `journey_ids` narrow the
-    journeys (to keep clear of an engine bug until it is fixed)."""
+    journeys (to keep clear of an engine bug until it is fixed); `timers=True` leans on
+    timers, `at:` and time zones."""
     specs, loaded = draw(
-        journey_sets(max_journeys, keyed, split_actions=split_actions, journey_ids=journey_ids)
+        journey_sets(
+            max_journeys,
+            keyed,
+            split_actions=split_actions,
+            journey_ids=journey_ids,
+            timers=timers,
+        )
     )
-    return Scenario(specs, loaded, draw(timelines(max_steps)))
+    return Scenario(specs, loaded, draw(timelines(max_steps, zones=timers)))
