@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from ruamel.yaml import YAML
 
+from journeyflow.clock import VirtualClock
+from journeyflow.dsl import Journey
 from journeyflow.engine import Engine
-from journeyflow.exceptions import JourneyVersionError
-from journeyflow.loader import load_text
+from journeyflow.exceptions import JourneyDefinitionError, JourneyVersionError
+from journeyflow.loader import LoadedJourney, load_text
 from journeyflow.store import MemoryStore
 from tests.helpers import at, engine_for, identify, sent, state_of, track
 
@@ -427,7 +430,13 @@ states:
   b:
     transitions: [{split: [{to: a, weight: 100}]}]
 """
-    engine = engine_for(journey)
+    # `validate` refuses it (JF315); an engine handed such a journey anyway, past
+    # the static checks, must still not spin or crash
+    with pytest.raises(JourneyDefinitionError, match="JF315"):
+        load_text(journey)
+    parsed = Journey.model_validate(YAML(typ="safe").load(journey))
+    engine = Engine([LoadedJourney(parsed, journey, "<spin>")], MemoryStore(),
+                    VirtualClock(at("2026-01-01T00:00:00Z")))
     report = engine.ingest([track("c", "go", "2026-01-01T00:00:00Z"),
                             track("d", "go", "2026-01-01T00:00:00Z")])
     assert report.accepted == 2  # the batch was not lost

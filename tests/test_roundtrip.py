@@ -65,7 +65,8 @@ def actions() -> st.SearchStrategy[dict[str, Any]]:
 @st.composite
 def journeys(draw: st.DrawFn) -> Journey:
     """Structurally valid journeys: every state reachable (state i leads to
-    i+1), the last one final, one trigger per transition, splits summing to 100."""
+    i+1), the last one final, one trigger per transition, splits summing to 100
+    and only leading forward."""
     names = draw(st.lists(state_names, min_size=2, max_size=4, unique=True))
     stages = draw(st.lists(nonempty, max_size=3, unique=True))
     states: dict[str, Any] = {}
@@ -113,7 +114,8 @@ def _transitions(draw: st.DrawFn, following: str, names: list[str]) -> list[dict
     kind = draw(st.sampled_from(["on", "after", "at", "split"]))
     if kind == "split":
         first = draw(st.integers(1, 99))
-        other = draw(st.sampled_from(names))
+        # only forward: split states leading back round to each other are JF315
+        other = draw(st.sampled_from(names[names.index(following):]))
         return [{"split": [{"to": following, "weight": first},
                            {"to": other, "weight": 100 - first}]}]
     out = [_transition(draw, kind, following)]

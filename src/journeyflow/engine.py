@@ -154,8 +154,10 @@ class Engine:
                 log.info("event rejected", index=i, reason=str(exc))
         uow = self.store.unit_of_work()
         try:
+            # load (and so claim) the customers first, then ask which messages
+            # are stored: a process that held them meanwhile has committed its own
+            uow.load(dict.fromkeys(e.customer_id for e in events))
             seen = uow.seen_messages([e.message_id for e in events])
-            uow.load(dict.fromkeys(e.customer_id for e in events if e.message_id not in seen))
             notes: list[Notification] = []
             for event in events:
                 if event.message_id in seen:

@@ -17,10 +17,18 @@ IMMEDIATE`), so what it reads is what it overwrites: two processes ingesting
 into one file queue up instead of losing each other's updates. On SQLite, the
 unit of work keeps one connection and a cache of recently moved customers
 (`cache.py`) that is dropped as soon as any other connection commits.
+
+PostgreSQL has no database-wide write lock, and should not: there, `load`
+claims the customers it reads (a transaction-scoped advisory lock per
+customer, taken in one sorted order so two batches cannot deadlock), and a
+second process loading any of them waits until the first commits, then reads
+what it wrote. Several processes may ingest or fire timers into one database;
+customers in different batches proceed in parallel.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -51,6 +59,13 @@ def _naive(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=None)
 
 
+def _lock_key(customer_id: str) -> int:
+    """A customer's advisory-lock key: 64 bits of a hash, signed as bigint is.
+    Two customers sharing a key only wait for each other needlessly."""
+    digest = hashlib.blake2b(customer_id.encode(), digest_size=8, person=b"jf-customer").digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 @overload
 def _aware(moment: datetime) -> datetime: ...
 @overload
@@ -69,7 +84,8 @@ class SqlStore:
         parsed = make_url(url)
         self.url = parsed
         self.synchronous = "NORMAL"
-        self.sqlite = parsed.get_backend_name() == "sqlite"
+        self.dialect = parsed.get_backend_name()
+        self.sqlite = self.dialect == "sqlite"
         if self.sqlite:
             query = dict(parsed.query)
             self.synchronous = str(
@@ -350,6 +366,8 @@ class SqlUnitOfWork:
 
     def load(self, customer_ids: Iterable[str]) -> None:
         wanted = [c for c in dict.fromkeys(customer_ids) if c not in self._customers]
+        if wanted and self._store.dialect == "postgresql":
+            self._claim(wanted)
         if self._cache is not None and len(self._cache):
             missing = []
             for cid in wanted:
@@ -381,6 +399,18 @@ class SqlUnitOfWork:
                 self._customers[cid] = CustomerRecord(cid)
                 self._customer_snapshots[cid] = None  # new: inserted on commit
             self._enrolments.setdefault(cid, [])
+
+    def _claim(self, customer_ids: list[str]) -> None:
+        """Hold these customers until the transaction ends (PostgreSQL): another
+        unit of work loading any of them waits here, so one customer's changes
+        apply one batch at a time. Locks are taken in key order, so two batches
+        with customers in common cannot each hold what the other waits for."""
+        keys = sorted({_lock_key(cid) for cid in customer_ids})
+        self._conn.exec_driver_sql(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%(keys)s::bigint[])"
+            " WITH ORDINALITY AS claimed(k, n) ORDER BY n",
+            {"keys": keys},
+        )
 
     def customer(self, customer_id: str) -> CustomerRecord:
         if customer_id not in self._customers:
