@@ -4,12 +4,9 @@ agreement on the same events."""
 from __future__ import annotations
 
 import sqlite3
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from journeyflow.store import MemoryStore, open_store
@@ -17,27 +14,6 @@ from journeyflow.store.sql import SqlStore
 from journeyflow.store.tables import metadata
 from tests.helpers import at, engine_for, identify, track
 from tests.test_engine_semantics import KEYED, REACTIVATION, SPLIT
-
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A throw-away PostgreSQL database, or a skip saying why there is none."""
-    pytest.importorskip("psycopg", reason="psycopg is not installed")
-    try:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            name = f"jf_{uuid.uuid4().hex[:10]}"
-            conn.execute(text(f"CREATE DATABASE {name}"))
-    except Exception as exc:  # no server, no role, no permission
-        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432 ({type(exc).__name__})")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 def test_migrations_create_exactly_the_declared_tables(tmp_path: Path) -> None:

@@ -22,7 +22,11 @@ class UnitOfWork(Protocol):
         ...
 
     def load(self, customer_ids: Iterable[str]) -> None:
-        """Bring these customers and all their enrolments into the unit of work."""
+        """Bring these customers and all their enrolments into the unit of work,
+        and hold them until it ends: another unit of work loading any of them
+        waits (SQLite: the whole file is held from the start; PostgreSQL: an
+        advisory lock per customer). Load a batch's customers in one call,
+        before asking anything else about them."""
         ...
 
     def customer(self, customer_id: str) -> CustomerRecord:
