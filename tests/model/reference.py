@@ -131,6 +131,9 @@ class _Event:
     is_identify: bool = False
 
 
+_MAX_FIRES_AT_ONE_INSTANT = 1000
+
+
 # --- helpers -----------------------------------------------------------------------------
 
 
@@ -283,6 +286,7 @@ class Model:
         """Fire every timer due before `until` (or at it, when inclusive), one at a
         time at its own due time, earliest first; ties: journey id, then the older
         enrolment (keyed journeys), then the transition's position in the state."""
+        fired_at: dict[datetime, int] = {}
         while True:
             due_now = []
             for age, enrolment in enumerate(out.enrolments):
@@ -294,6 +298,11 @@ class Model:
             if not due_now:
                 break
             due, _, _, index, enrolment = min(due_now, key=lambda t: t[:4])
+            fired_at[due] = fired_at.get(due, 0) + 1
+            # Timers re-arming at one instant for ever (a time already past that
+            # leads back round) are outside what the model covers: the
+            # strategies must not draw them. Fail loudly rather than hang.
+            assert fired_at[due] <= _MAX_FIRES_AT_ONE_INSTANT, f"timers loop at {due}"
             enrolment.timers = [t for t in enrolment.timers if t[0] != index]
             j = self.by_id[enrolment.journey]
             transition = j.states[enrolment.state].transitions[index]

@@ -8,7 +8,7 @@ and a split never leads to a split (so entering a state always ends).
 Timers are never shorter than 45 minutes, so no chain of timers loops at one
 instant: every `at:` expression gives a time at least a second after `now`,
 except the one already past (`PAST_AT`, which fires at once), and that one only
-leads to a final state.
+leads to a final state, in a journey that is never re-entered.
 """
 
 from __future__ import annotations
@@ -273,6 +273,10 @@ def journey_dicts(
         "on": draw(st.lists(st.sampled_from(ENTRY_EVENTS), min_size=1, max_size=2, unique=True))
     }
     reentry = draw(st.sampled_from([None, "never", "after_exit", "always"]))
+    if any(t.get("at") == PAST_AT for ts in transitions.values() for t in ts):
+        # a past `at:` completes the enrolment at once; with re-entry, an event
+        # emitted on the way could enrol again at the same instant, for ever
+        reentry = "never"
     if reentry:
         entry["reentry"] = reentry
     guard = draw(st.sampled_from(GUARDS))
