@@ -443,3 +443,69 @@ def test_deliver_and_tasks_commands(tmp_path: Path, builtins_only: None) -> None
     assert result.exit_code == 1
     assert "Error: no task has a key starting with 'nope'" in result.output
     assert "Traceback" not in result.output
+
+
+WELCOME = """\
+journey: welcome
+version: 1
+entry: {on: [signed_up]}
+initial: greeted
+states:
+  greeted:
+    on_enter:
+      - send: pigeon
+        template: hello
+    final: true
+"""
+
+
+def test_two_deliverers_on_one_database_hand_each_effect_over_once(shared_url: str) -> None:
+    from journeyflow.store.sql import SqlStore
+
+    customers = [f"c{i}" for i in range(150)]
+    engine = engine_for(WELCOME, store=SqlStore(shared_url))
+    engine.ingest([track(c, "signed_up", "2026-02-01T00:00:00Z") for c in customers])
+    engine.store.close()
+    handed: list[str] = []
+    lock = threading.Lock()
+
+    def pigeon(effect: Effect) -> Delivery:
+        with lock:
+            handed.append(effect.key)
+        time.sleep(0.001)  # long enough for the other deliverer to run meanwhile
+        return Delivery.sent("ok")
+
+    reports: list[Any] = []
+
+    def deliverer(store: SqlStore) -> None:
+        reports.append(dispatch(store, registry_with(pigeon), clock=VirtualClock(NOW)))
+
+    # each deliverer has its own store (own connections); opened here, as
+    # Alembic's migration context is not thread-safe
+    stores = [SqlStore(shared_url) for _ in range(2)]
+    threads = [threading.Thread(target=deliverer, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for store in stores:
+        store.close()
+    assert len(reports) == 2
+    assert sorted(handed) == sorted(set(handed)) and len(handed) == len(customers)
+    assert sum(r.sent for r in reports) == len(customers)
+    assert all(r.sent > 0 for r in reports)  # both took a share: the claims interleaved
+    check = SqlStore(shared_url)
+    assert {e.status for e in check.get_effects()} == {"sent"}
+    check.close()
+
+
+def test_effects_claimed_by_a_deliverer_that_died_are_retried_when_the_lease_runs_out() -> None:
+    store = store_with(effect("k1"), effect("k2"))
+    claimed, waiting = store.claim_effects(NOW, 10, timedelta(minutes=5))  # ...then it died
+    assert [e.key for e in claimed] == ["k1", "k2"] and waiting == 0
+    channel = Recording()
+    registry = registry_with(channel)
+    report = dispatch(store, registry, clock=VirtualClock(NOW + timedelta(minutes=4)))
+    assert (report.sent, report.waiting, channel.seen) == (0, 2, [])  # still leased
+    report = dispatch(store, registry, clock=VirtualClock(NOW + timedelta(minutes=5)))
+    assert report.sent == 2 and [e.key for e in channel.seen] == ["k1", "k2"]

@@ -17,7 +17,6 @@ import sys
 import threading
 from pathlib import Path
 
-import pytest
 from sqlalchemy import create_engine, text
 
 from journeyflow.engine import Engine
@@ -69,14 +68,6 @@ def test_two_stores_on_one_file_see_each_others_commits(tmp_path: Path) -> None:
     assert seqs == {"ann": 2}
     assert history == {"ann": 3}
     assert outbox == 3
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """One database two processes write: a SQLite file, or a PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'both.db'}"
-    return str(request.getfixturevalue("pg_url"))
 
 
 def test_two_processes_ingesting_the_same_customers_lose_nothing(

@@ -15,6 +15,12 @@ as the state change; `dispatch` delivers them after commit:
 A crash between a channel's delivery and the row update makes the next run
 deliver again: channels must be idempotent on `effect.key` (`SentKeys` helps).
 
+Several deliverers may run at once (processes, hosts): each claims a few
+effects at a time (`Store.claim_effects`: the SQL store takes them in one
+write transaction, `FOR UPDATE SKIP LOCKED` on PostgreSQL) and leases them
+for long enough to deliver them all; the others pass them by. A deliverer
+that dies leaves its claimed effects to be retried when the lease runs out.
+
 The retry time goes to the outbox's `next_attempt_at` when the store takes
 it (`update_effect(..., next_attempt_at=)`); with an older store it is written
 at the end of `last_error` as `[retry at <ISO time>]`.
@@ -25,7 +31,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -47,6 +53,8 @@ __all__ = ["DispatchReport", "SentKeys", "backoff", "dispatch", "retry_at"]
 log = structlog.get_logger("journeyflow.outbox")
 
 TIMEOUT_SLACK = 1.0  # seconds a channel may overrun its own timeout before we stop waiting
+CLAIM_CHUNK = 50  # effects claimed at a time: a short lease, and a crash strands few
+LEASE_MARGIN_S = 60.0  # on top of every claimed effect taking its channel's full timeout
 _RETRY = re.compile(r" ?\[retry at (?P<at>[^\]]+)\]$")
 
 
@@ -112,13 +120,7 @@ def dispatch(store: Store, registry: Registry, *, clock: Clock, limit: int = 100
     now = clock.now()
     with_column = _stores_retry_time(store)
     customers: dict[str, dict[str, Any]] = {}
-    for effect in store.get_effects(None, "pending"):
-        if report.attempted >= limit:
-            break
-        due = retry_at(effect)
-        if due is not None and due > now:
-            report.waiting += 1
-            continue
+    for effect in _due_effects(store, registry, now, limit, report):
         channel = registry.channels.get(effect.channel)
         if channel is None:
             known = ", ".join(sorted(registry.channels)) or "none"
@@ -135,6 +137,32 @@ def dispatch(store: Store, registry: Registry, *, clock: Clock, limit: int = 100
         _record(store, registry, effect, delivery, now, max_attempts, delay, report,
                 with_column)
     return report
+
+
+def _due_effects(store: Store, registry: Registry, now: datetime, limit: int,
+                 report: DispatchReport) -> Iterator[Effect]:
+    """The effects to deliver now, at most `limit`. A store that can claim them
+    (`claim_effects`) hands out CLAIM_CHUNK at a time under a lease long enough
+    to deliver them all, so several deliverers never hand one effect to its
+    channel twice; other stores are read whole, for one deliverer at a time."""
+    claim = getattr(store, "claim_effects", None)
+    if claim is None:
+        for effect in store.get_effects(None, "pending"):
+            if report.attempted >= limit:
+                return
+            due = retry_at(effect)
+            if due is not None and due > now:
+                report.waiting += 1
+                continue
+            yield effect
+        return
+    slowest = max((c.timeout for c in registry.channels.values()), default=0.0)
+    lease = timedelta(seconds=CLAIM_CHUNK * (slowest + TIMEOUT_SLACK) + LEASE_MARGIN_S)
+    while report.attempted < limit:
+        claimed, report.waiting = claim(now, min(CLAIM_CHUNK, limit - report.attempted), lease)
+        if not claimed:
+            return
+        yield from claimed
 
 
 def _stores_retry_time(store: Store) -> bool:

@@ -9,7 +9,7 @@ half a transition. Customer state lives here, never in the engine.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from journeyflow.events import Event
@@ -97,6 +97,16 @@ class Store(Protocol):
         next_attempt_at: datetime | None = None,
     ) -> None:
         """Record a delivery attempt; `next_attempt_at` is when a retry may run."""
+        ...
+
+    def claim_effects(
+        self, now: datetime, limit: int, lease: timedelta
+    ) -> tuple[list[Effect], int]:
+        """Take up to `limit` pending effects due by `now`, oldest first, for one
+        deliverer: their retry time moves to `now + lease`, so another deliverer
+        passes them by until the lease runs out (a deliverer that died leaves
+        them to be retried then). Returns them and how many pending effects
+        still wait for their retry time."""
         ...
 
     def count_events(self) -> int: ...

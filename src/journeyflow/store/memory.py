@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from journeyflow.events import Event
@@ -100,6 +100,18 @@ class MemoryStore:
             last_error=last_error,
             next_attempt_at=next_attempt_at,
         )
+
+    def claim_effects(
+        self, now: datetime, limit: int, lease: timedelta
+    ) -> tuple[list[Effect], int]:
+        from dataclasses import replace
+
+        pending = self.get_effects(None, "pending")
+        due = [e for e in pending if e.next_attempt_at is None or e.next_attempt_at <= now]
+        claimed = due[:limit]
+        for effect in claimed:
+            self.effects[effect.key] = replace(effect, next_attempt_at=now + lease)
+        return claimed, len(pending) - len(due)
 
     def count_events(self) -> int:
         return len(self.events)

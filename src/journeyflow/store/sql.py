@@ -32,11 +32,11 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, overload
 
-from sqlalchemy import Connection, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, create_engine, event, func, insert, or_, select, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -267,6 +267,37 @@ class SqlStore:
                     next_attempt_at=_naive(next_attempt_at),
                 )
             )
+
+    def claim_effects(
+        self, now: datetime, limit: int, lease: timedelta
+    ) -> tuple[list[Effect], int]:
+        outbox = t.outbox.c
+        pending = outbox.status == "pending"
+        due = or_(outbox.next_attempt_at.is_(None), outbox.next_attempt_at <= _naive(now))
+        query = (
+            select(t.outbox)
+            .where(pending, due)
+            .order_by(outbox.created_at, outbox.enrolment_id, outbox.seq, outbox.action)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            # rows another deliverer is claiming right now are skipped, not waited for
+            query = query.with_for_update(skip_locked=True)
+        with self.engine.connect() as plain:
+            # SQLite: BEGIN IMMEDIATE, so two deliverers claim one after the other
+            conn = plain.execution_options(journeyflow_write=True)
+            with conn.begin():
+                claimed = [_effect(r._mapping) for r in conn.execute(query)]
+                for chunk in _chunked([e.key for e in claimed]):
+                    conn.execute(
+                        update(t.outbox)
+                        .where(outbox.effect_key.in_(chunk))
+                        .values(next_attempt_at=_naive(now + lease))
+                    )
+                waiting = conn.execute(
+                    select(func.count()).select_from(t.outbox).where(pending, ~due)
+                ).scalar_one()
+        return claimed, int(waiting)
 
     def count_events(self) -> int:
         with self.engine.connect() as conn:
