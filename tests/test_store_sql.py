@@ -7,8 +7,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, text
 
+from journeyflow.cli import main
 from journeyflow.store import MemoryStore, open_store
 from journeyflow.store.sql import SqlStore
 from journeyflow.store.tables import metadata
@@ -123,3 +126,48 @@ def test_a_version_0001_database_upgrades_in_place(tmp_path: Path) -> None:
     store = SqlStore(url)  # upgrades to head
     (effect,) = store.get_effects()
     assert (effect.key, effect.seq, effect.action, effect.next_attempt_at) == ("k", 0, 0, None)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("not a url", "is not a URL: write e.g. sqlite:///"),
+        ("bogus://x", "database URL 'bogus://x': Can't load plugin"),
+        ("sqlite:////nonexistent/folder/x.db", "unable to open database file"),
+        # nothing listens on this loopback port; the password is never printed
+        ("postgresql+psycopg://ann:secret@127.0.0.1:5999/crm", "'postgresql+psycopg://ann:***@"),
+    ],
+)
+def test_a_database_that_cannot_be_opened_is_an_error_not_a_traceback(
+    tmp_path: Path, url: str, says: str
+) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"type": "track", "userId": "u1", "event": "signed_up"}\n')
+    journeys = tmp_path / "journeys"
+    journeys.mkdir()
+    result = CliRunner().invoke(
+        main, ["ingest", str(events), "--journeys", str(journeys), "--database", url]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ") and says in result.output, result.output
+    assert "Traceback" not in result.output and "secret" not in result.output
+
+
+def test_a_database_error_mid_command_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    db = tmp_path / "crm.db"
+    journeys = tmp_path / "journeys"
+    journeys.mkdir()
+    (journeys / "hello.yaml").write_text(
+        "journey: hello\nversion: 1\nentry: {on: [signed_up]}\ninitial: done\n"
+        "states:\n  done: {final: true}\n"
+    )
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"type": "track", "userId": "u1", "event": "signed_up"}\n')
+    args = ["ingest", str(events), "--journeys", str(journeys), "--database"]
+    assert CliRunner().invoke(main, [*args, f"sqlite:///{db}"]).exit_code == 0
+    events.write_text('{"type": "track", "userId": "u2", "event": "signed_up"}\n')
+    # opened read-only: the schema is there, the first write fails mid-command
+    result = CliRunner().invoke(main, [*args, f"sqlite:///file:{db}?mode=ro&uri=true"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: database: attempt to write a readonly database")
+    assert "Traceback" not in result.output

@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from journeyflow import commands, log
 from journeyflow.exceptions import JourneyflowError
@@ -24,6 +25,13 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except JourneyflowError as exc:
             click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+        except OperationalError as exc:
+            # the database went away or stayed locked mid-command: what was
+            # committed stays committed (batches are transactions); say so plainly
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            click.echo(f"Error: database: {reason} (committed batches are kept; "
+                       "run the command again to continue)", err=True)
             ctx.exit(1)
 
 

@@ -80,6 +80,12 @@ class JourneyVersionError(JourneyflowError):
     """Raised when a journey's content changed but its `version` did not."""
 
 
+class StoreError(JourneyflowError):
+    """Raised when the database cannot be opened: a malformed URL, a driver
+    that is not installed, a server that does not answer, a file that cannot
+    be created."""
+
+
 class PluginError(JourneyflowError):
     """Raised when plugins conflict (two register the same name) or a journey
     names a channel, segment, KPI or vertical no plugin provides."""

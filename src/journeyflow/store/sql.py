@@ -38,9 +38,10 @@ from typing import Any, overload
 
 from sqlalchemy import Connection, create_engine, event, func, insert, or_, select, update
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from journeyflow.events import Event
+from journeyflow.exceptions import StoreError
 from journeyflow.store import tables as t
 from journeyflow.store.bulk import BulkStatement, json_text
 from journeyflow.store.cache import DEFAULT_CAPACITY, CachedCustomer, RecordCache
@@ -81,7 +82,13 @@ class SqlStore:
     def __init__(
         self, url: str | URL, *, migrate: bool = True, cache_customers: int = DEFAULT_CAPACITY
     ) -> None:
-        parsed = make_url(url)
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise StoreError(
+                f"database URL {str(url)!r} is not a URL: write e.g. sqlite:///journeyflow.db "
+                "or postgresql+psycopg://user@host:5432/dbname"
+            ) from None
         self.url = parsed
         self.synchronous = "NORMAL"
         self.dialect = parsed.get_backend_name()
@@ -93,7 +100,14 @@ class SqlStore:
                 or os.environ.get("JOURNEYFLOW_SQLITE_SYNCHRONOUS", "NORMAL")
             )
             parsed = parsed.set(query=query)
-        self.engine = create_engine(parsed, json_serializer=json_text)
+        shown = parsed.render_as_string(hide_password=True)
+        try:
+            self.engine = create_engine(parsed, json_serializer=json_text)
+        except (ArgumentError, ImportError) as exc:  # NoSuchModuleError is an ArgumentError
+            raise StoreError(
+                f"database URL {shown!r}: {exc}; write e.g. sqlite:///journeyflow.db or "
+                "postgresql+psycopg://user@host:5432/dbname"
+            ) from None
         if self.sqlite:
             event.listen(self.engine, "connect", self._sqlite_pragmas)
             event.listen(self.engine, "begin", self._sqlite_begin)
@@ -104,7 +118,12 @@ class SqlStore:
         self._lock = threading.Lock()
         self._statements: dict[Any, BulkStatement] = {}
         if migrate:
-            self.migrate()
+            try:
+                self.migrate()
+            except OperationalError as exc:  # no server, refused, no such folder...
+                self.engine.dispose()
+                reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+                raise StoreError(f"cannot open the database {shown!r}: {reason}") from None
 
     def _sqlite_pragmas(self, dbapi_conn: Any, _record: Any) -> None:
         # The driver's own transaction handling starts a transaction only before
