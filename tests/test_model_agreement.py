@@ -25,7 +25,7 @@ from journeyflow.engine import Engine
 from journeyflow.loader import load_text
 from journeyflow.store import MemoryStore
 from journeyflow.store.sql import SqlStore
-from tests.model.reference import AdvanceTo, Model, Step, Track
+from tests.model.reference import AdvanceTo, Identify, Model, Segments, Step, Track
 from tests.model.strategies import START, Scenario, scenarios
 
 
@@ -84,6 +84,9 @@ def run_engine(
         if isinstance(step, AdvanceTo):
             flush()
             engine.advance_to(step.at)
+        elif isinstance(step, Segments):
+            flush()
+            engine.set_segments(step.customer, step.segments, step.at)
         else:
             pending.append(step.to_raw())
     flush()
@@ -130,6 +133,7 @@ def engine_view(engine: Engine, customers: list[str]) -> dict[str, dict[str, Any
             )
         view[cid] = {
             "attributes": record.attributes if record else {},
+            "segments": sorted(record.segments) if record else [],
             "enrolments": sorted(
                 (
                     (
@@ -170,6 +174,7 @@ def model_view(model: Model, customers: list[str]) -> dict[str, dict[str, Any]]:
         out = model.outcomes[cid]
         view[cid] = {
             "attributes": out.attributes,
+            "segments": out.segments,
             "enrolments": sorted(
                 (
                     (
@@ -204,7 +209,7 @@ def run_model(scenario: Scenario) -> Model:
 
 def assert_same(got: dict[str, Any], want: dict[str, Any], what: str) -> None:
     for cid in want:
-        for part in ("enrolments", "history", "effects", "attributes", "errors"):
+        for part in ("enrolments", "history", "effects", "attributes", "segments", "errors"):
             assert got[cid][part] == want[cid][part], f"{what}: {cid} {part} differ"
 
 
@@ -319,7 +324,7 @@ def test_reingest_into_sqlite_changes_nothing(scenario: Scenario) -> None:
             engine = run_engine(scenario, store, batch_size=3, twice=True)
             before = sql_view(engine, customers)
             # and the whole stream once more at the end
-            raws = [s.to_raw() for s in scenario.timeline if not isinstance(s, AdvanceTo)]
+            raws = [s.to_raw() for s in scenario.timeline if isinstance(s, Track | Identify)]
             report = engine.ingest(raws)
             assert report.accepted == 0 and report.duplicates == len(raws)
             assert sql_view(engine, customers) == before

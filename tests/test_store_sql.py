@@ -171,3 +171,17 @@ def test_a_database_error_mid_command_is_an_error_not_a_traceback(tmp_path: Path
     assert result.exit_code == 1
     assert result.output.startswith("Error: database: attempt to write a readonly database")
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_segments_of_a_customer_never_seen_before_are_kept_and_a_mere_look_stores_nothing(
+    tmp_path: Path, durable: bool
+) -> None:
+    # found by the model test: the SQL store dropped a new customer whose only
+    # news was a segment, and the memory store kept one that was only looked at
+    store = SqlStore(f"sqlite:///{tmp_path / 's.db'}") if durable else MemoryStore()
+    engine = engine_for(SPLIT, store=store)
+    engine.set_segments("new", ["vip"], at("2026-01-01T00:00:00Z"))
+    engine.set_segments("ghost", [], at("2026-01-01T00:00:00Z"))
+    assert (record := engine.customer("new")) is not None and record.segments == ["vip"]
+    assert engine.customer("ghost") is None

@@ -11,9 +11,11 @@ rule and `key`), exit rules, event transitions with guards, `after:` and `at:`
 timers (an `at:` computed once on entry; a time already past fires at once; an
 error or a value that is not a timestamp sets no timer and is noted), the
 customer's time zone (a valid `timezone` trait, else the journey's, else UTC),
+segments (entering one is an internal `segment_entered` event; `entry.segment`;
+`customer.segments` in CEL),
 internal self-transitions, final states, splits, holdout, and the actions
 send/set/emit/task, with emitted events and their depth limit. What it does not
-model: segments, versions and migrations. The date helpers themselves come
+model: versions and migrations. The date helpers themselves come
 from `expressions` (unit-tested there); the model checks when and how the
 engine uses them.
 
@@ -81,7 +83,16 @@ class AdvanceTo:
     at: datetime
 
 
-Step = Track | Identify | AdvanceTo
+@dataclass(frozen=True)
+class Segments:
+    """The customer's segments become exactly these (`Engine.set_segments`)."""
+
+    customer: str
+    at: datetime
+    segments: tuple[str, ...]
+
+
+Step = Track | Identify | AdvanceTo | Segments
 
 
 # --- what the model reports ----------------------------------------------------------------
@@ -111,6 +122,7 @@ class Outcome:
     """Everything the model says about one customer."""
 
     attributes: dict[str, Any] = field(default_factory=dict)
+    segments: list[str] = field(default_factory=list)  # sorted
     enrolments: list[Enrolment] = field(default_factory=list)
     # (journey, key, ordinal, kind, from, to, cause, at); kind: enter | transition |
     # internal | exit | complete; cause: event:<name> | timer | split | exit:<name> |
@@ -129,6 +141,10 @@ class _Event:
     properties: dict[str, Any]
     traits: dict[str, Any]
     is_identify: bool = False
+    is_segment: bool = False  # the internal `segment_entered` event
+
+
+SEGMENT_ENTERED = "segment_entered"
 
 
 _MAX_FIRES_AT_ONE_INSTANT = 1000
@@ -196,6 +212,9 @@ class Model:
             return
         cid = step.customer
         out = self.outcomes.setdefault(cid, Outcome())
+        if isinstance(step, Segments):
+            self._set_segments(cid, out, step)
+            return
         if step.message_id in self.seen:
             return  # a messageId seen before is ignored
         self.seen.add(step.message_id)
@@ -205,6 +224,24 @@ class Model:
         else:
             event = _Event(step.name, step.at, dict(step.properties), {})
         self._handle(cid, out, event)
+        self._fire_timers(cid, out, step.at, inclusive=True)
+
+    def _set_segments(self, cid: str, out: Outcome, step: Segments) -> None:
+        """Segments change at `step.at`: timers due before it fire first; each
+        segment entered (in name order) is a `segment_entered` event, which
+        enrols in journeys whose `entry.segment` names it and reaches exit
+        rules and transitions `on: segment_entered` like any event. No change,
+        nothing happens (not even timers: they fire at the next step, at their
+        own due times)."""
+        after = sorted(set(step.segments))
+        if after == out.segments:
+            return
+        self._fire_timers(cid, out, step.at, inclusive=False)
+        entered = [s for s in after if s not in out.segments]
+        out.segments = after
+        for segment in entered:
+            event = _Event(SEGMENT_ENTERED, step.at, {"segment": segment}, {}, is_segment=True)
+            self._handle(cid, out, event)
         self._fire_timers(cid, out, step.at, inclusive=True)
 
     # --- events --------------------------------------------------------------------
@@ -245,8 +282,12 @@ class Model:
 
         # 2. entry
         fresh = None
+        if event.is_segment:  # only `entry.segment` enrols on it, never `entry.on`
+            enters = j.entry.segment is not None and event.properties["segment"] == j.entry.segment
+        else:
+            enters = event.name in j.entry.on
         if (
-            event.name in j.entry.on
+            enters
             and (not keyed or key is not None)
             and self._guard(cid, out, j, j.entry.when, None, event, event.at)
         ):
@@ -558,7 +599,7 @@ class Model:
         """Evaluate CEL; a run-time error is noted on the enrolment (if any) and raised."""
         scope = Scope(
             now=at,
-            customer={**out.attributes, "id": cid, "segments": []},
+            customer={**out.attributes, "id": cid, "segments": list(out.segments)},
             event=(
                 {
                     "name": event.name,

@@ -22,13 +22,14 @@ from hypothesis import strategies as st
 
 from journeyflow.loader import LoadedJourney, load_text
 
-from .reference import AdvanceTo, Identify, Step, Track
+from .reference import AdvanceTo, Identify, Segments, Step, Track
 
 # Names chosen to trip a YAML 1.1 loader: `on`, `yes`, `no`, `off` must stay strings.
 STATE_NAMES = ["on", "yes", "no", "off", "start", "wait", "offer", "done"]
 TRACK_EVENTS = ["buy", "visit", "on", "yes"]
 ENTRY_EVENTS = [*TRACK_EVENTS, "identify"]
-TRANSITION_EVENTS = [*TRACK_EVENTS, "identify"]
+TRANSITION_EVENTS = [*TRACK_EVENTS, "identify", "segment_entered"]
+SEGMENTS = ["rfm:champions", "rfm:at_risk", "vip"]
 EMIT_EVENTS = TRACK_EVENTS  # emitted names are track names, so emits move and enrol
 # "a" and "a-b": an id that is a prefix of another (same-instant timers keep journey-id
 # order, which is not the order of "a:c1:1" and "a-b:c1:1")
@@ -43,6 +44,8 @@ GUARDS: list[str | None] = [
     "has(customer.score) && customer.score < 2",
     "has(customer.tier) && customer.tier == 1",
     'customer.id == "c1"',
+    '"vip" in customer.segments',
+    'has(event.properties.segment) && event.properties.segment == "rfm:at_risk"',
     "state.entered_at < now",  # errors on an entry guard (no state yet)
     "true",
 ]
@@ -272,6 +275,10 @@ def journey_dicts(
     entry: dict[str, Any] = {
         "on": draw(st.lists(st.sampled_from(ENTRY_EVENTS), min_size=1, max_size=2, unique=True))
     }
+    if draw(st.integers(0, 3)) == 0:  # enrol on entering a segment, perhaps only so
+        entry["segment"] = draw(st.sampled_from(SEGMENTS))
+        if draw(st.booleans()):
+            del entry["on"]
     reentry = draw(st.sampled_from([None, "never", "after_exit", "always"]))
     if any(t.get("at") == PAST_AT for ts in transitions.values() for t in ts):
         # a past `at:` completes the enrolment at once; with re-entry, an event
@@ -315,7 +322,8 @@ def check_loaded(spec: dict[str, Any], loaded: LoadedJourney) -> None:
     j = loaded.journey
     assert j.journey == spec["journey"] and j.initial == spec["initial"]
     assert list(j.states) == list(spec["states"])
-    assert j.entry.on == spec["entry"]["on"]
+    assert j.entry.on == spec["entry"].get("on", [])
+    assert j.entry.segment == spec["entry"].get("segment")
     for name, body in spec["states"].items():
         got = [(t.on, t.after, t.at, t.to, t.internal) for t in j.states[name].transitions]
         want = [
@@ -385,11 +393,17 @@ def timelines(draw: st.DrawFn, max_steps: int = 25, zones: bool = False) -> list
     steps: list[Step] = []
     for i in range(draw(st.integers(1, max_steps))):
         at += draw(st.sampled_from(GAPS))
-        kind = draw(st.sampled_from(["track", "track", "track", "identify", "advance"]))
+        kind = draw(
+            st.sampled_from(["track", "track", "track", "identify", "advance", "segments"])
+        )
         if kind == "advance":
             steps.append(AdvanceTo(at))
             continue
         customer = draw(st.sampled_from(customers))
+        if kind == "segments":
+            chosen = draw(st.lists(st.sampled_from(SEGMENTS), max_size=2, unique=True))
+            steps.append(Segments(customer, at, tuple(chosen)))
+            continue
         if kind == "track":
             props = {}
             if draw(st.integers(0, 2)):

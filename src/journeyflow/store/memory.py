@@ -203,7 +203,12 @@ class _MemoryUnitOfWork:
 
     def commit(self) -> None:
         s = self._store
+        with_events = {e.customer_id for e in self._events}
         for cid, record in self._customers.items():
+            if cid not in s.customers and not (
+                cid in with_events or self._enrolments[cid] or record.attributes or record.segments
+            ):
+                continue  # looked at, never stored (as in the SQL store)
             s.customers[cid] = copy.deepcopy(record)
             for enrolment in self._enrolments[cid]:
                 if enrolment.id not in s.enrolments:

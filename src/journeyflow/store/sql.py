@@ -526,7 +526,12 @@ class SqlUnitOfWork:
             before = self._customer_snapshots[cid]
             after = _customer_snapshot(record)
             if before is None:
-                if not (cid in with_events or self._enrolments[cid]):
+                if not (
+                    cid in with_events
+                    or self._enrolments[cid]
+                    or record.attributes
+                    or record.segments
+                ):
                     continue  # looked at, never stored
                 new_customers.append(_customer_row(record))
             elif after != before:
