@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from journeyflow.events import Event
 from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
+from journeyflow.store.unit import LoadedRecords
 
 
 class MemoryStore:
@@ -140,14 +140,10 @@ class MemoryStore:
         pass
 
 
-class _MemoryUnitOfWork:
+class _MemoryUnitOfWork(LoadedRecords):
     def __init__(self, store: MemoryStore) -> None:
+        super().__init__()
         self._store = store
-        self._customers: dict[str, CustomerRecord] = {}
-        self._enrolments: dict[str, list[EnrolmentRecord]] = {}
-        self._events: list[Event] = []
-        self._history: list[HistoryRecord] = []
-        self._effects: list[Effect] = []
 
     def seen_messages(self, message_ids: Sequence[str]) -> set[str]:
         return {m for m in message_ids if m in self._store.events}
@@ -163,32 +159,8 @@ class _MemoryUnitOfWork:
                 for i in self._store.by_customer.get(cid, [])
             ]
 
-    def customer(self, customer_id: str) -> CustomerRecord:
-        if customer_id not in self._customers:
-            self.load([customer_id])
-        return self._customers[customer_id]
-
-    def enrolments(self, customer_id: str) -> list[EnrolmentRecord]:
-        if customer_id not in self._enrolments:
-            self.load([customer_id])
-        return self._enrolments[customer_id]
-
-    def add_enrolment(self, enrolment: EnrolmentRecord) -> None:
-        listing = self.enrolments(enrolment.customer_id)
-        if not any(e is enrolment for e in listing):
-            listing.append(enrolment)
-
     def touch(self, record: CustomerRecord | EnrolmentRecord) -> None:
         pass  # every loaded record is written back on commit
-
-    def add_event(self, event: Event) -> None:
-        self._events.append(event)
-
-    def add_history(self, record: HistoryRecord) -> None:
-        self._history.append(record)
-
-    def add_effect(self, effect: Effect) -> None:
-        self._effects.append(effect)
 
     def due_customers(self, until: datetime, limit: int) -> list[str]:
         due = sorted(

@@ -40,12 +40,12 @@ from sqlalchemy import Connection, create_engine, event, func, insert, or_, sele
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
-from journeyflow.events import Event
 from journeyflow.exceptions import StoreError
 from journeyflow.store import tables as t
 from journeyflow.store.bulk import BulkStatement, json_text
 from journeyflow.store.cache import DEFAULT_CAPACITY, CachedCustomer, RecordCache
 from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
+from journeyflow.store.unit import LoadedRecords
 
 _IN_CHUNK = 500  # SQLite caps bound parameters per statement
 
@@ -381,12 +381,13 @@ class SqlStore:
         self.engine.dispose()
 
 
-class SqlUnitOfWork:
+class SqlUnitOfWork(LoadedRecords):
     """One transaction, holding the write lock from its start. Records loaded
     here are snapshotted; commit writes the ones that differ from their
     snapshot, plus everything added."""
 
     def __init__(self, store: SqlStore, conn: Connection, cache: RecordCache | None) -> None:
+        super().__init__()
         self._store = store
         self._conn = conn.execution_options(journeyflow_write=True)
         self._conn.begin()
@@ -396,13 +397,8 @@ class SqlUnitOfWork:
             if version != cache.data_version:  # another connection committed
                 cache.clear()
                 cache.data_version = version
-        self._customers: dict[str, CustomerRecord] = {}
         self._customer_snapshots: dict[str, tuple[Any, ...] | None] = {}
-        self._enrolments: dict[str, list[EnrolmentRecord]] = {}
         self._enrolment_snapshots: dict[str, tuple[Any, ...]] = {}
-        self._events: list[Event] = []
-        self._history: list[HistoryRecord] = []
-        self._effects: list[Effect] = []
         self._done = False  # committed or rolled back: the connection is released
 
     def seen_messages(self, message_ids: Sequence[str]) -> set[str]:
@@ -462,32 +458,8 @@ class SqlUnitOfWork:
             {"keys": keys},
         )
 
-    def customer(self, customer_id: str) -> CustomerRecord:
-        if customer_id not in self._customers:
-            self.load([customer_id])
-        return self._customers[customer_id]
-
-    def enrolments(self, customer_id: str) -> list[EnrolmentRecord]:
-        if customer_id not in self._enrolments:
-            self.load([customer_id])
-        return self._enrolments[customer_id]
-
-    def add_enrolment(self, enrolment: EnrolmentRecord) -> None:
-        listing = self.enrolments(enrolment.customer_id)
-        if not any(e is enrolment for e in listing):
-            listing.append(enrolment)
-
     def touch(self, record: CustomerRecord | EnrolmentRecord) -> None:
         pass  # changes are found by comparing with the snapshot taken on load
-
-    def add_event(self, event: Event) -> None:
-        self._events.append(event)
-
-    def add_history(self, record: HistoryRecord) -> None:
-        self._history.append(record)
-
-    def add_effect(self, effect: Effect) -> None:
-        self._effects.append(effect)
 
     def due_customers(self, until: datetime, limit: int) -> list[str]:
         # A range scan of the next_due_at index, earliest first: a GROUP BY here

@@ -1,0 +1,50 @@
+"""What every unit of work does the same way: hand out the records it loaded,
+and collect what the engine adds until commit.
+
+A store's unit of work subclasses `LoadedRecords`, fills `_customers` and
+`_enrolments` in its own `load` (from a dict, a cache, or SQL), and writes
+`_events`, `_history` and `_effects` in its own `commit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from journeyflow.events import Event
+from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
+
+
+class LoadedRecords:
+    def __init__(self) -> None:
+        self._customers: dict[str, CustomerRecord] = {}
+        self._enrolments: dict[str, list[EnrolmentRecord]] = {}
+        self._events: list[Event] = []
+        self._history: list[HistoryRecord] = []
+        self._effects: list[Effect] = []
+
+    def load(self, customer_ids: Iterable[str]) -> None:
+        raise NotImplementedError
+
+    def customer(self, customer_id: str) -> CustomerRecord:
+        if customer_id not in self._customers:
+            self.load([customer_id])
+        return self._customers[customer_id]
+
+    def enrolments(self, customer_id: str) -> list[EnrolmentRecord]:
+        if customer_id not in self._enrolments:
+            self.load([customer_id])
+        return self._enrolments[customer_id]
+
+    def add_enrolment(self, enrolment: EnrolmentRecord) -> None:
+        listing = self.enrolments(enrolment.customer_id)
+        if not any(e is enrolment for e in listing):
+            listing.append(enrolment)
+
+    def add_event(self, event: Event) -> None:
+        self._events.append(event)
+
+    def add_history(self, record: HistoryRecord) -> None:
+        self._history.append(record)
+
+    def add_effect(self, effect: Effect) -> None:
+        self._effects.append(effect)
