@@ -15,7 +15,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from journeyflow import commands, log
-from journeyflow.exceptions import JourneyflowError
+from journeyflow.exceptions import JourneyflowError, driver_reason
 from journeyflow.plugins import add_plugin_commands
 
 
@@ -29,8 +29,7 @@ class _Group(click.Group):
         except OperationalError as exc:
             # the database went away or stayed locked mid-command: what was
             # committed stays committed (batches are transactions); say so plainly
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            click.echo(f"Error: database: {reason} (committed batches are kept; "
+            click.echo(f"Error: database: {driver_reason(exc)} (committed batches are kept; "
                        "run the command again to continue)", err=True)
             ctx.exit(1)
 

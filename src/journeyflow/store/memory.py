@@ -177,10 +177,8 @@ class _MemoryUnitOfWork(LoadedRecords):
         s = self._store
         with_events = {e.customer_id for e in self._events}
         for cid, record in self._customers.items():
-            if cid not in s.customers and not (
-                cid in with_events or self._enrolments[cid] or record.attributes or record.segments
-            ):
-                continue  # looked at, never stored (as in the SQL store)
+            if cid not in s.customers and not self._worth_storing(record, with_events):
+                continue  # looked at, never stored
             s.customers[cid] = copy.deepcopy(record)
             for enrolment in self._enrolments[cid]:
                 if enrolment.id not in s.enrolments:

@@ -40,7 +40,7 @@ from sqlalchemy import Connection, create_engine, event, func, insert, or_, sele
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
-from journeyflow.exceptions import StoreError
+from journeyflow.exceptions import StoreError, driver_reason
 from journeyflow.store import tables as t
 from journeyflow.store.bulk import BulkStatement, json_text
 from journeyflow.store.cache import DEFAULT_CAPACITY, CachedCustomer, RecordCache
@@ -122,8 +122,9 @@ class SqlStore:
                 self.migrate()
             except OperationalError as exc:  # no server, refused, no such folder...
                 self.engine.dispose()
-                reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-                raise StoreError(f"cannot open the database {shown!r}: {reason}") from None
+                raise StoreError(
+                    f"cannot open the database {shown!r}: {driver_reason(exc)}"
+                ) from None
 
     def _sqlite_pragmas(self, dbapi_conn: Any, _record: Any) -> None:
         # The driver's own transaction handling starts a transaction only before
@@ -498,12 +499,7 @@ class SqlUnitOfWork(LoadedRecords):
             before = self._customer_snapshots[cid]
             after = _customer_snapshot(record)
             if before is None:
-                if not (
-                    cid in with_events
-                    or self._enrolments[cid]
-                    or record.attributes
-                    or record.segments
-                ):
+                if not self._worth_storing(record, with_events):
                     continue  # looked at, never stored
                 new_customers.append(_customer_row(record))
             elif after != before:

@@ -48,3 +48,15 @@ class LoadedRecords:
 
     def add_effect(self, effect: Effect) -> None:
         self._effects.append(effect)
+
+    def _worth_storing(self, record: CustomerRecord, with_events: set[str]) -> bool:
+        """Whether a customer not stored before is stored on commit: one that
+        was only looked up (a timer check, a segment recompute that left it
+        outside every segment) is not; one with an event, an enrolment, a trait
+        or a segment is. Both stores decide it here, so they agree."""
+        return bool(
+            record.id in with_events
+            or self._enrolments[record.id]
+            or record.attributes
+            or record.segments
+        )
