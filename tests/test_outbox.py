@@ -501,7 +501,8 @@ def test_two_deliverers_on_one_database_hand_each_effect_over_once(shared_url: s
 
 def test_effects_claimed_by_a_deliverer_that_died_are_retried_when_the_lease_runs_out() -> None:
     store = store_with(effect("k1"), effect("k2"))
-    claimed, waiting = store.claim_effects(NOW, 10, timedelta(minutes=5))  # ...then it died
+    waiting = store.waiting_effects(NOW)
+    claimed = store.claim_effects(NOW, 10, timedelta(minutes=5))  # ...then it died
     assert [e.key for e in claimed] == ["k1", "k2"] and waiting == 0
     channel = Recording()
     registry = registry_with(channel)

@@ -159,10 +159,12 @@ def _due_effects(store: Store, registry: Registry, now: datetime, limit: int,
     slowest = max((c.timeout for c in registry.channels.values()), default=0.0)
     lease = timedelta(seconds=CLAIM_CHUNK * (slowest + TIMEOUT_SLACK) + LEASE_MARGIN_S)
     while report.attempted < limit:
-        claimed, report.waiting = claim(now, min(CLAIM_CHUNK, limit - report.attempted), lease)
+        claimed = claim(now, min(CLAIM_CHUNK, limit - report.attempted), lease)
         if not claimed:
-            return
+            break
         yield from claimed
+    # counted once, at the end: per claim it would rescan the pending rows each time
+    report.waiting = store.waiting_effects(now)
 
 
 def _stores_retry_time(store: Store) -> bool:

@@ -99,14 +99,15 @@ class Store(Protocol):
         """Record a delivery attempt; `next_attempt_at` is when a retry may run."""
         ...
 
-    def claim_effects(
-        self, now: datetime, limit: int, lease: timedelta
-    ) -> tuple[list[Effect], int]:
+    def claim_effects(self, now: datetime, limit: int, lease: timedelta) -> list[Effect]:
         """Take up to `limit` pending effects due by `now`, oldest first, for one
         deliverer: their retry time moves to `now + lease`, so another deliverer
         passes them by until the lease runs out (a deliverer that died leaves
-        them to be retried then). Returns them and how many pending effects
-        still wait for their retry time."""
+        them to be retried then)."""
+        ...
+
+    def waiting_effects(self, now: datetime) -> int:
+        """How many pending effects wait for a retry time (or a lease) after `now`."""
         ...
 
     def count_events(self) -> int: ...

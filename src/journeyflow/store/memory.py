@@ -101,17 +101,22 @@ class MemoryStore:
             next_attempt_at=next_attempt_at,
         )
 
-    def claim_effects(
-        self, now: datetime, limit: int, lease: timedelta
-    ) -> tuple[list[Effect], int]:
+    def claim_effects(self, now: datetime, limit: int, lease: timedelta) -> list[Effect]:
         from dataclasses import replace
 
         pending = self.get_effects(None, "pending")
-        due = [e for e in pending if e.next_attempt_at is None or e.next_attempt_at <= now]
-        claimed = due[:limit]
+        claimed = [e for e in pending if e.next_attempt_at is None or e.next_attempt_at <= now]
+        claimed = claimed[:limit]
         for effect in claimed:
             self.effects[effect.key] = replace(effect, next_attempt_at=now + lease)
-        return claimed, len(pending) - len(due)
+        return claimed
+
+    def waiting_effects(self, now: datetime) -> int:
+        return sum(
+            1
+            for e in self.effects.values()
+            if e.status == "pending" and e.next_attempt_at is not None and e.next_attempt_at > now
+        )
 
     def count_events(self) -> int:
         return len(self.events)

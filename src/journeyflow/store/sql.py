@@ -288,15 +288,12 @@ class SqlStore:
                 )
             )
 
-    def claim_effects(
-        self, now: datetime, limit: int, lease: timedelta
-    ) -> tuple[list[Effect], int]:
+    def claim_effects(self, now: datetime, limit: int, lease: timedelta) -> list[Effect]:
         outbox = t.outbox.c
-        pending = outbox.status == "pending"
         due = or_(outbox.next_attempt_at.is_(None), outbox.next_attempt_at <= _naive(now))
         query = (
             select(t.outbox)
-            .where(pending, due)
+            .where(outbox.status == "pending", due)
             .order_by(outbox.created_at, outbox.enrolment_id, outbox.seq, outbox.action)
             .limit(limit)
         )
@@ -314,10 +311,18 @@ class SqlStore:
                         .where(outbox.effect_key.in_(chunk))
                         .values(next_attempt_at=_naive(now + lease))
                     )
-                waiting = conn.execute(
-                    select(func.count()).select_from(t.outbox).where(pending, ~due)
+        return claimed
+
+    def waiting_effects(self, now: datetime) -> int:
+        outbox = t.outbox.c
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(t.outbox)
+                    .where(outbox.status == "pending", outbox.next_attempt_at > _naive(now))
                 ).scalar_one()
-        return claimed, int(waiting)
+            )
 
     def count_events(self) -> int:
         with self.engine.connect() as conn:
