@@ -163,6 +163,12 @@ def run_child(module: str, func: str, **kwargs: Any) -> dict[str, Any]:
     return result
 
 
+def median_run(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """The run with the median `key` (an odd number of runs): a real run, with
+    all its figures, not a blend of several."""
+    return sorted(runs, key=lambda r: r[key])[len(runs) // 2]
+
+
 def rate(count: int, seconds: float) -> float:
     return round(count / seconds, 1) if seconds > 0 else float("inf")
 

@@ -408,10 +408,6 @@ class _NoUnitOfWork:
 # --- orchestration -------------------------------------------------------------
 
 
-def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    return sorted(runs, key=lambda r: r["events_per_s"])[len(runs) // 2]
-
-
 def run(n: int, customers: int, profile_n: int, top: int = 15,
         profile_out: str = "profile.txt", repeats: int = 3) -> dict[str, Any]:
     out: dict[str, Any] = {"events": n, "customers": customers, "batch": BATCH}
@@ -447,7 +443,7 @@ def run(n: int, customers: int, profile_n: int, top: int = 15,
         show(label, out[label])
     out["baseline_runs"] = baselines
     out["engine_sql_runs"] = engines
-    out["engine_sql"] = _median_run(engines)
+    out["engine_sql"] = common.median_run(engines, "events_per_s")
     rates = [b["events_per_s"] for b in baselines]
     out["baseline"] = {
         "events_per_s": round(statistics.median(rates), 1),

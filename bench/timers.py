@@ -184,11 +184,6 @@ def fire(cached: str, total: int, due: int, profile: str | None = None) -> dict[
             "unit_of_work_s": timed.report()}
 
 
-def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the median time (an odd number of runs): a real run, not a blend."""
-    return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
-
-
 def run(due: int, total: int, repeats: int = REPEATS) -> dict[str, Any]:
     out: dict[str, Any] = {}
     print(f"  timers: {due:,} due among {due:,} vs among {total:,} enrolments, "
@@ -209,7 +204,7 @@ def run(due: int, total: int, repeats: int = REPEATS) -> dict[str, Any]:
             print(f"    advance_to fires {res['fired']:,} among {size:,}: "
                   f"{res['seconds']:.2f} s ({res['timers_per_s']:,.0f} timers/s)", flush=True)
     for label in sizes:
-        out[label] = {**_median_run(runs[label]), "db": {
+        out[label] = {**common.median_run(runs[label], "seconds"), "db": {
             **built[label], "path": str(Path(built[label]["path"]).relative_to(common.ROOT))}}
         out[f"{label}_runs_s"] = [r["seconds"] for r in runs[label]]
     out["ratio_runs"] = [round(lg["seconds"] / sm["seconds"], 2)

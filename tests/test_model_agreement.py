@@ -213,17 +213,21 @@ def assert_same(got: dict[str, Any], want: dict[str, Any], what: str) -> None:
             assert got[cid][part] == want[cid][part], f"{what}: {cid} {part} differ"
 
 
+def assert_engine_agrees_with_model(scenario: Scenario) -> None:
+    note(scenario.describe())
+    model = run_model(scenario)
+    engine = run_engine(scenario, MemoryStore())
+    customers = customers_of(scenario.timeline)
+    assert_same(engine_view(engine, customers), model_view(model, customers), "engine vs model")
+
+
 # --- (a) engine == model -----------------------------------------------------------------
 
 
 @model_settings(150)
 @given(scenarios())
 def test_engine_agrees_with_model(scenario: Scenario) -> None:
-    note(scenario.describe())
-    model = run_model(scenario)
-    engine = run_engine(scenario, MemoryStore())
-    customers = customers_of(scenario.timeline)
-    assert_same(engine_view(engine, customers), model_view(model, customers), "engine vs model")
+    assert_engine_agrees_with_model(scenario)
 
 
 @model_settings(150)
@@ -231,11 +235,7 @@ def test_engine_agrees_with_model(scenario: Scenario) -> None:
 def test_engine_agrees_with_model_on_timers_and_time_zones(scenario: Scenario) -> None:
     """Mostly timers, mostly `at:` (computed on entry in the customer's zone: a
     `timezone` trait, else the journey's, across DST changes), one already past."""
-    note(scenario.describe())
-    model = run_model(scenario)
-    engine = run_engine(scenario, MemoryStore())
-    customers = customers_of(scenario.timeline)
-    assert_same(engine_view(engine, customers), model_view(model, customers), "engine vs model")
+    assert_engine_agrees_with_model(scenario)
 
 
 # --- (b) SQLite file == memory ---------------------------------------------------------------
