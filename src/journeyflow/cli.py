@@ -15,8 +15,9 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from journeyflow import commands, log
-from journeyflow.exceptions import JourneyflowError, driver_reason
+from journeyflow.exceptions import JourneyflowError
 from journeyflow.plugins import add_plugin_commands
+from journeyflow.store import driver_reason
 
 
 class _Group(click.Group):

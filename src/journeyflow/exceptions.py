@@ -89,10 +89,3 @@ class StoreError(JourneyflowError):
 class PluginError(JourneyflowError):
     """Raised when plugins conflict (two register the same name) or a journey
     names a channel, segment, KPI or vertical no plugin provides."""
-
-
-def driver_reason(exc: BaseException) -> str:
-    """The first line of the database driver's own message, from an error
-    SQLAlchemy wrapped (`exc.orig`), for a one-line `Error: ...`."""
-    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -18,8 +18,16 @@ __all__ = [
     "MemoryStore",
     "Store",
     "UnitOfWork",
+    "driver_reason",
     "open_store",
 ]
+
+
+def driver_reason(exc: BaseException) -> str:
+    """The first line of the database driver's own message, from an error
+    SQLAlchemy wrapped (`exc.orig`), for a one-line `Error: ...`."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def open_store(url: str | None = None) -> Store:

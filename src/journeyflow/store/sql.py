@@ -40,7 +40,8 @@ from sqlalchemy import Connection, create_engine, event, func, insert, or_, sele
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
-from journeyflow.exceptions import StoreError, driver_reason
+from journeyflow.exceptions import StoreError
+from journeyflow.store import driver_reason
 from journeyflow.store import tables as t
 from journeyflow.store.bulk import BulkStatement, json_text
 from journeyflow.store.cache import DEFAULT_CAPACITY, CachedCustomer, RecordCache
