@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
-from journeyflow.expressions import helpers
+from journeyflow.definition.cel import helpers
 
 UTC = dt.UTC
 PARIS = ZoneInfo("Europe/Paris")
@@ -131,8 +131,12 @@ class Adapter:
     def compile(self, source: str) -> Any:  # raises on a compile-time error
         raise NotImplementedError
 
-    def evaluate(self, program: Any, variables: Mapping[str, Any],
-                 functions: Mapping[str, Callable[..., Any]]) -> Any:  # raises on error
+    def evaluate(
+        self,
+        program: Any,
+        variables: Mapping[str, Any],
+        functions: Mapping[str, Callable[..., Any]],
+    ) -> Any:  # raises on error
         raise NotImplementedError
 
     def unknown_names(self, source: str, known_vars: set[str], known_fns: set[str]) -> set[str]:
@@ -141,7 +145,7 @@ class Adapter:
         raise NotSupported
 
 
-# journeyflow.expressions drops names bound by comprehension macros the same way
+# journeyflow.definition.cel drops names bound by comprehension macros the same way
 _BOUND = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
 
 
@@ -150,8 +154,11 @@ class RustCel(Adapter):
 
     def __init__(self, referenced_only: bool = False) -> None:
         name = "common-expression-language"
-        super().__init__(name + (" (referenced vars only)" if referenced_only else ""), name,
-                         "Rust `cel` crate (PyO3)")
+        super().__init__(
+            name + (" (referenced vars only)" if referenced_only else ""),
+            name,
+            "Rust `cel` crate (PyO3)",
+        )
         import cel
 
         self.cel = cel
@@ -169,7 +176,7 @@ class RustCel(Adapter):
             # a variant: convert only the variables the expression names
             program, names = program
             variables = {k: v for k, v in variables.items() if k in names}
-        # what journeyflow.expressions.Scope.context() builds
+        # what journeyflow.definition.cel.Scope.context() builds
         context = self.cel.Context(variables=dict(variables), functions=dict(functions))
         return program.execute(context)
 
@@ -202,8 +209,11 @@ class CelPy(Adapter):
 
     def __init__(self, compiled: bool = False) -> None:
         runner = "CompiledRunner" if compiled else "InterpretedRunner"
-        super().__init__(f"cel-python ({'compiled' if compiled else 'interpreted'})", "cel-python",
-                         f"pure Python, lark parser, {runner}")
+        super().__init__(
+            f"cel-python ({'compiled' if compiled else 'interpreted'})",
+            "cel-python",
+            f"pure Python, lark parser, {runner}",
+        )
         import logging
 
         import celpy
@@ -270,18 +280,39 @@ class CelPy(Adapter):
                 fns.add(method)
                 if method in _MACROS:  # the macro's first argument is a bound name
                     first = node.children[2].children[0]
-                    bound.update(str(t.children[0]) for t in first.iter_subtrees()
-                                 if t.data == "ident")
-        return ((variables - bound - known_vars)
-                | (fns - known_fns - _CEL_BUILTINS - _MACROS))
+                    bound.update(
+                        str(t.children[0]) for t in first.iter_subtrees() if t.data == "ident"
+                    )
+        return (variables - bound - known_vars) | (fns - known_fns - _CEL_BUILTINS - _MACROS)
 
 
 _MACROS = {"has", "all", "exists", "exists_one", "map", "filter"}
 _CEL_BUILTINS = {
-    "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double",
-    "string", "bytes", "bool", "timestamp", "duration", "dyn", "type", "getFullYear",
-    "getMonth", "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours",
-    "getMinutes", "getSeconds", "getMilliseconds",
+    "size",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "matches",
+    "int",
+    "uint",
+    "double",
+    "string",
+    "bytes",
+    "bool",
+    "timestamp",
+    "duration",
+    "dyn",
+    "type",
+    "getFullYear",
+    "getMonth",
+    "getDate",
+    "getDayOfMonth",
+    "getDayOfWeek",
+    "getDayOfYear",
+    "getHours",
+    "getMinutes",
+    "getSeconds",
+    "getMilliseconds",
 }
 
 
@@ -289,8 +320,11 @@ class GoogleCel(Adapter):
     """cel-expr-python: `from cel_expr_python import cel` (C++ runtime, type-checked)."""
 
     def __init__(self) -> None:
-        super().__init__("cel-expr-python", "cel-expr-python",
-                         "Google's C++ runtime (pybind11); type-checks at compile")
+        super().__init__(
+            "cel-expr-python",
+            "cel-expr-python",
+            "Google's C++ runtime (pybind11); type-checks at compile",
+        )
         from cel_expr_python import cel
 
         self.cel = cel
@@ -304,8 +338,9 @@ class GoogleCel(Adapter):
             # time ("No matching overloads found"), so declare the concrete ones.
             for combo in itertools.product(*(kinds[p] for p in params)):
                 oid = name + "_" + "_".join(p.name().lower() for p in combo)
-                overloads.append(cel.Overload(oid, returns[ret], list(combo),
-                                              impl=_trampoline(name)))
+                overloads.append(
+                    cel.Overload(oid, returns[ret], list(combo), impl=_trampoline(name))
+                )
             decls.append(cel.FunctionDecl(name, overloads))
         # Functions passed per evaluation (eval(functions=...) / Activation(functions=...))
         # fail with "No overload found in reference resolve step" in 0.1.3, so the
@@ -345,8 +380,11 @@ def load_adapters() -> list[Adapter]:
     out: list[Adapter] = []
     factories: list[tuple[str, str, Callable[[], Adapter]]] = [
         ("common-expression-language", "common-expression-language", RustCel),
-        ("common-expression-language (referenced vars only)", "common-expression-language",
-         lambda: RustCel(referenced_only=True)),
+        (
+            "common-expression-language (referenced vars only)",
+            "common-expression-language",
+            lambda: RustCel(referenced_only=True),
+        ),
         ("cel-python (interpreted)", "cel-python", lambda: CelPy(compiled=False)),
         ("cel-python (compiled)", "cel-python", lambda: CelPy(compiled=True)),
         ("cel-expr-python", "cel-expr-python", GoogleCel),
@@ -395,10 +433,13 @@ def _roundtrip(result: Any) -> bool:
 
 
 def _static_refs(adapter: Adapter) -> tuple[bool, str]:
-    src = ('customer.age > 1 && custmer.email != "" && unknown_fn(1) == 2'
-           ' && customer.segments.exists(s, s == "vip")')
-    found = adapter.unknown_names(src, {"customer", "event", "state", "now"},
-                                  set(FUNCTION_SIGNATURES))
+    src = (
+        'customer.age > 1 && custmer.email != "" && unknown_fn(1) == 2'
+        ' && customer.segments.exists(s, s == "vip")'
+    )
+    found = adapter.unknown_names(
+        src, {"customer", "event", "state", "now"}, set(FUNCTION_SIGNATURES)
+    )
     # cel-expr-python's checker names the longest candidate (`custmer.email`)
     heads = {name.split(".")[0] for name in found}
     return heads == {"custmer", "unknown_fn"}, f"found {sorted(found)}"
@@ -409,31 +450,45 @@ CASES: list[Case] = [
     Case("numbers", "int + uint is an error", "1 + 1u", ERROR),
     Case("numbers", "int + double is an error", "1 + 1.0", ERROR),
     Case("numbers", "int trait + double is an error", "customer.age + 0.5", ERROR),
-    Case("numbers", "explicit conversions",
-         "double(customer.age) + 0.5 == 30.5 && int(2.9) == 2 && uint(5) + 1u == 6u"),
+    Case(
+        "numbers",
+        "explicit conversions",
+        "double(customer.age) + 0.5 == 30.5 && int(2.9) == 2 && uint(5) + 1u == 6u",
+    ),
     Case("numbers", "integer division truncates", "-7 / 2 == -3 && -7 % 3 == -1"),
     Case("numbers", "int overflow is an error", "9223372036854775807 + 1", ERROR),
     Case("numbers", "uint underflow is an error", "0u - 1u", ERROR),
     Case("numbers", "numeric equality across types (runtime)", "dyn(1) == 1.0 && dyn(1u) == 1"),
     Case("numbers", "numeric ordering across types (runtime)", "event.properties.total >= 99.5"),
     # strings
-    Case("strings", "size counts code points",
-         'size("héllo") == 5 && size(customer.first_name + "é") == 4'),
-    Case("strings", "startsWith/endsWith/contains",
-         'customer.email.startsWith("ada") && customer.email.endsWith(".com")'
-         ' && customer.email.contains("@")'),
+    Case(
+        "strings",
+        "size counts code points",
+        'size("héllo") == 5 && size(customer.first_name + "é") == 4',
+    ),
+    Case(
+        "strings",
+        "startsWith/endsWith/contains",
+        'customer.email.startsWith("ada") && customer.email.endsWith(".com")'
+        ' && customer.email.contains("@")',
+    ),
     Case("strings", "matches (RE2)", r'customer.email.matches("^[^@]+@example\\.com$")'),
-    Case("strings", "string()/int()/bool() conversions",
-         'string(42) == "42" && int("42") == 42 && bool("true")'),
+    Case(
+        "strings",
+        "string()/int()/bool() conversions",
+        'string(42) == "42" && int("42") == 42 && bool("true")',
+    ),
     Case("strings", "lexicographic order", '"abc" < "abd"'),
     # has() and in
     Case("has/in", "has() on a present key", "has(customer.email)"),
     Case("has/in", "has() on a missing key", "has(customer.phone)", False),
     Case("has/in", "has() on a key whose value is null", "has(customer.nickname)"),
-    Case("has/in", "has() through a missing parent is an error",
-         "has(customer.address.city)", ERROR),
-    Case("has/in", "in on a list",
-         '"vip" in customer.segments && !("churned" in customer.segments)'),
+    Case(
+        "has/in", "has() through a missing parent is an error", "has(customer.address.city)", ERROR
+    ),
+    Case(
+        "has/in", "in on a list", '"vip" in customer.segments && !("churned" in customer.segments)'
+    ),
     Case("has/in", "in on a map (keys)", '"email" in customer && !("phone" in customer)'),
     # errors and their absorption
     Case("errors", "missing key is an error, not false", 'customer.phone == ""', ERROR),
@@ -442,54 +497,91 @@ CASES: list[Case] = [
     Case("errors", "int modulo by zero is an error", "customer.age % 0", ERROR),
     Case("errors", "double division by zero is +inf", "1.0 / 0.0 > 1e308"),
     Case("errors", "false && error == false", 'false && customer.phone == ""', False),
-    Case("errors", "error && false == false (commutative)",
-         'customer.phone == "" && false', False),
+    Case("errors", "error && false == false (commutative)", 'customer.phone == "" && false', False),
     Case("errors", "true || error == true", 'true || customer.phone == ""'),
     Case("errors", "error || true == true (commutative)", 'customer.phone == "" || true'),
     Case("errors", "error || false stays an error", 'customer.phone == "" || false', ERROR),
-    Case("errors", "exists() absorbs an error when one element is true",
-         "[0, 1].exists(x, 1 / x == 1)"),
+    Case(
+        "errors",
+        "exists() absorbs an error when one element is true",
+        "[0, 1].exists(x, 1 / x == 1)",
+    ),
     # null
     Case("null", "null trait equals null", "customer.nickname == null"),
     Case("null", "null != other types (no error)", "customer.nickname == 0", False),
     # timestamps and durations
-    Case("time", "timestamp + duration",
-         'timestamp("2024-02-28T12:00:00Z") + duration("24h")'
-         ' == timestamp("2024-02-29T12:00:00Z")'),
-    Case("time", "timestamp - timestamp = duration",
-         'timestamp("2024-03-01T00:00:00Z") - timestamp("2024-02-01T00:00:00Z")'
-         ' == duration("696h")'),
-    Case("time", "duration comparison",
-         'duration("1h30m") == duration("90m") && duration("2h") > duration("119m")'),
-    Case("time", "datetime (fixed offset) trait keeps the instant",
-         'customer.signed_up_at == timestamp("2024-01-01T11:00:00Z")',
-         data=with_customer(signed_up_at=dt.datetime(2024, 1, 1, 12, 0, tzinfo=PLUS_ONE))),
-    Case("time", "datetime (zoneinfo) trait keeps the instant",
-         'customer.signed_up_at == timestamp("2024-01-01T11:00:00Z")',
-         data=with_customer(signed_up_at=dt.datetime(2024, 1, 1, 12, 0, tzinfo=PARIS))),
-    Case("time", "datetime (zoneinfo) as `now`", 'now == timestamp("2024-07-01T10:00:00Z")',
-         data=lambda: {"now": NOW.astimezone(PARIS)}),
-    Case("time", "timedelta trait is a duration", 'customer.trial > duration("1h")',
-         data=with_customer(trial=dt.timedelta(days=14))),
-    Case("time", "timestamp back to a tz-aware datetime",
-         'customer.signed_up_at + duration("1h")', _roundtrip,
-         data=with_customer(signed_up_at=dt.datetime(2024, 1, 1, 12, 0, tzinfo=PLUS_ONE))),
-    Case("time", "now - timestamp(trait string) vs a duration",
-         'now - timestamp(customer.signed_up_at) > duration("720h")'),
-    Case("time", "accessors in UTC",
-         "now.getHours() == 10 && now.getDayOfWeek() == 1 && now.getMonth() == 6"),
+    Case(
+        "time",
+        "timestamp + duration",
+        'timestamp("2024-02-28T12:00:00Z") + duration("24h") == timestamp("2024-02-29T12:00:00Z")',
+    ),
+    Case(
+        "time",
+        "timestamp - timestamp = duration",
+        'timestamp("2024-03-01T00:00:00Z") - timestamp("2024-02-01T00:00:00Z") == duration("696h")',
+    ),
+    Case(
+        "time",
+        "duration comparison",
+        'duration("1h30m") == duration("90m") && duration("2h") > duration("119m")',
+    ),
+    Case(
+        "time",
+        "datetime (fixed offset) trait keeps the instant",
+        'customer.signed_up_at == timestamp("2024-01-01T11:00:00Z")',
+        data=with_customer(signed_up_at=dt.datetime(2024, 1, 1, 12, 0, tzinfo=PLUS_ONE)),
+    ),
+    Case(
+        "time",
+        "datetime (zoneinfo) trait keeps the instant",
+        'customer.signed_up_at == timestamp("2024-01-01T11:00:00Z")',
+        data=with_customer(signed_up_at=dt.datetime(2024, 1, 1, 12, 0, tzinfo=PARIS)),
+    ),
+    Case(
+        "time",
+        "datetime (zoneinfo) as `now`",
+        'now == timestamp("2024-07-01T10:00:00Z")',
+        data=lambda: {"now": NOW.astimezone(PARIS)},
+    ),
+    Case(
+        "time",
+        "timedelta trait is a duration",
+        'customer.trial > duration("1h")',
+        data=with_customer(trial=dt.timedelta(days=14)),
+    ),
+    Case(
+        "time",
+        "timestamp back to a tz-aware datetime",
+        'customer.signed_up_at + duration("1h")',
+        _roundtrip,
+        data=with_customer(signed_up_at=dt.datetime(2024, 1, 1, 12, 0, tzinfo=PLUS_ONE)),
+    ),
+    Case(
+        "time",
+        "now - timestamp(trait string) vs a duration",
+        'now - timestamp(customer.signed_up_at) > duration("720h")',
+    ),
+    Case(
+        "time",
+        "accessors in UTC",
+        "now.getHours() == 10 && now.getDayOfWeek() == 1 && now.getMonth() == 6",
+    ),
     Case("time", "accessors with a time zone", 'now.getHours("Europe/Paris") == 12'),
     # custom Python functions
     Case("functions", "custom Python function", "double_it(customer.age) == 60"),
     Case("functions", "journeyflow helper returning a timestamp", "month_end(now) > now"),
-    Case("functions", "journeyflow helper on an ISO string trait",
-         "days_between(customer.birthday, now) > 12000"),
+    Case(
+        "functions",
+        "journeyflow helper on an ISO string trait",
+        "days_between(customer.birthday, now) > 12000",
+    ),
     # static analysis
     Case("static", "list unknown names before evaluating", "", check=_static_refs),
     # cel-go's strings/math extensions: not in the spec's standard library, but
     # journeyflow's STANDARD_FUNCTIONS lets these names through validation
-    Case("extension", "lowerAscii()", 'customer.email.lowerAscii() == "ada@example.com"',
-         core=False),
+    Case(
+        "extension", "lowerAscii()", 'customer.email.lowerAscii() == "ada@example.com"', core=False
+    ),
     Case("extension", "split()", 'customer.email.split("@")[1] == "example.com"', core=False),
     Case("extension", "trim()", '" a ".trim() == "a"', core=False),
     Case("extension", "max()", "max(1, 2) == 2", core=False),
@@ -567,8 +659,9 @@ def _timed(fn: Callable[[], Any], n: int) -> float:
     return (time.process_time() - start) / n
 
 
-def measure_all(adapters: list[Adapter], rounds: int = 20,
-                batch: float = 0.01) -> dict[str, dict[str, float | str]]:
+def measure_all(
+    adapters: list[Adapter], rounds: int = 20, batch: float = 0.01
+) -> dict[str, dict[str, float | str]]:
     """Seconds per call for each adapter and column, or why it could not be measured.
 
     Batches of ~10 ms (CPU time) run round-robin across the packages, `rounds` times, and the
@@ -582,7 +675,8 @@ def measure_all(adapters: list[Adapter], rounds: int = 20,
                 program = a.compile(source)
             except Exception as exc:
                 out[a.name][f"compile {key}"] = out[a.name][f"eval {key}"] = (
-                    f"fails: {_first_line(exc)}")
+                    f"fails: {_first_line(exc)}"
+                )
                 continue
 
             def compile_once(a: Adapter = a, source: str = source) -> Any:
@@ -626,15 +720,23 @@ def print_table(rows: list[list[str]], header: list[str]) -> None:
     print(line)
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in rows:
-        print("| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                for i, (c, w) in enumerate(zip(r, widths, strict=True))) + " |")
+        print(
+            "| "
+            + " | ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+            + " |"
+        )
 
 
 def main() -> int:
     started = time.perf_counter()
-    print(f"Python {platform.python_version()} on {platform.machine()}, "
-          f"{os.cpu_count()} cores, {platform.platform(terse=True)}, "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"Python {platform.python_version()} on {platform.machine()}, "
+        f"{os.cpu_count()} cores, {platform.platform(terse=True)}, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     adapters = load_adapters()
     print()
     for a in adapters:
@@ -653,16 +755,29 @@ def main() -> int:
     core = [c for c in CASES if c.core]
     ext = [c for c in CASES if not c.core]
 
-    print(f"\nCorrectness: {len(core)} cases from the CEL spec (+{len(ext)} strings/math "
-          "extension names, informational)\n")
+    print(
+        f"\nCorrectness: {len(core)} cases from the CEL spec (+{len(ext)} strings/math "
+        "extension names, informational)\n"
+    )
     header = ["case", *[a.name for a in checked]]
     rows = []
     for c in CASES:
-        rows.append([f"{'' if c.core else '(ext) '}{c.group}: {c.name}",
-                     *["pass" if results[a.name][c.name].ok else "FAIL" for a in checked]])
+        rows.append(
+            [
+                f"{'' if c.core else '(ext) '}{c.group}: {c.name}",
+                *["pass" if results[a.name][c.name].ok else "FAIL" for a in checked],
+            ]
+        )
     for label, group in (("PASSED (spec cases)", core), ("extension names available", ext)):
-        rows.append([label, *[f"{sum(results[a.name][c.name].ok for c in group)}/{len(group)}"
-                              for a in checked]])
+        rows.append(
+            [
+                label,
+                *[
+                    f"{sum(results[a.name][c.name].ok for c in group)}/{len(group)}"
+                    for a in checked
+                ],
+            ]
+        )
     print_table(rows, header)
     for a in checked:
         fails = [c for c in core if not results[a.name][c.name].ok]
@@ -677,12 +792,18 @@ def main() -> int:
             print(f"  - (ext) not available: {', '.join(missing_ext)}")
 
     # speed
-    print("\nSpeed per call (CPU time): best of 20 round-robin batches of ~10 ms; "
-          "(×N) = N times the fastest in the column")
+    print(
+        "\nSpeed per call (CPU time): best of 20 round-robin batches of ~10 ms; "
+        "(×N) = N times the fastest in the column"
+    )
     timings = measure_all(usable)
     columns = [f"{kind} {key}" for kind in ("compile", "eval") for key in BENCH_EXPRESSIONS]
-    fastest = {col: min((t[col] for t in timings.values() if isinstance(t[col], float)),
-                        default=float("nan")) for col in columns}
+    fastest = {
+        col: min(
+            (t[col] for t in timings.values() if isinstance(t[col], float)), default=float("nan")
+        )
+        for col in columns
+    }
     rows = []
     notes = []
     for name, t in timings.items():

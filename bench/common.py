@@ -71,7 +71,7 @@ STREAM_SPAN = timedelta(days=30)  # every stream fits in 30 days: no 120d timer 
 
 
 def load_journey() -> Any:
-    from journeyflow.loader import load_text
+    from journeyflow.definition.loader import load_text
 
     return load_text(JOURNEY_YAML, "<bench-repeat-buyer>")
 
@@ -137,9 +137,17 @@ def peak_rss_mb() -> float:
 def progress(total: int, desc: str, unit: str = "ev") -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, leave=False,
-                dynamic_ncols=True, mininterval=0.5, file=sys.stderr,
-                disable=os.environ.get("BENCH_NO_PROGRESS") == "1")
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        unit_scale=True,
+        leave=False,
+        dynamic_ncols=True,
+        mininterval=0.5,
+        file=sys.stderr,
+        disable=os.environ.get("BENCH_NO_PROGRESS") == "1",
+    )
 
 
 def run_child(module: str, func: str, **kwargs: Any) -> dict[str, Any]:
@@ -151,14 +159,20 @@ def run_child(module: str, func: str, **kwargs: Any) -> dict[str, Any]:
         "print('\\nRESULT ' + json.dumps(r))"
     )
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code, str(BENCH), json.dumps(kwargs)],
-                          stdout=subprocess.PIPE, text=True, cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(BENCH), json.dumps(kwargs)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         sys.stderr.write(proc.stdout)
-        raise RuntimeError(f"child {module}.{func}({kwargs}) failed with exit code "
-                           f"{proc.returncode}")
-    result: dict[str, Any] = json.loads(lines[-1][len("RESULT "):])
+        raise RuntimeError(
+            f"child {module}.{func}({kwargs}) failed with exit code {proc.returncode}"
+        )
+    result: dict[str, Any] = json.loads(lines[-1][len("RESULT ") :])
     result.setdefault("wall_s", round(time.perf_counter() - started, 2))
     return result
 
@@ -210,5 +224,7 @@ class Timed:
         return timed
 
     def report(self) -> dict[str, Any]:
-        return {name: {"seconds": round(s, 3), "calls": self.calls[name]}
-                for name, s in self.seconds.items()}
+        return {
+            name: {"seconds": round(s, 3), "calls": self.calls[name]}
+            for name, s in self.seconds.items()
+        }

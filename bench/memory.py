@@ -29,7 +29,7 @@ def _current_rss_mb() -> float:
 def rss_run(n: int, customers: int) -> dict[str, Any]:
     """Child: stream `n` events over `customers` customers through the engine."""
     from journeyflow.clock import VirtualClock
-    from journeyflow.engine import Engine
+    from journeyflow.runtime.engine import Engine
     from journeyflow.store.sql import SqlStore
 
     path = common.fresh_db(f"rss-{n}.db")
@@ -56,27 +56,38 @@ def rss_run(n: int, customers: int) -> dict[str, Any]:
     peak = common.peak_rss_mb()
     store.close()
     common.remove_db(path)
-    return {"events": n, "customers": customers,
-            "rss_before_ingest_mb": round(before, 1), "peak_rss_mb": round(peak, 1),
-            "ingest_growth_mb": round(peak - before, 1),
-            "rss_samples_mb": samples,
-            "seconds": round(seconds, 1),
-            "events_per_s_streaming": common.rate(n, seconds),
-            "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+    return {
+        "events": n,
+        "customers": customers,
+        "rss_before_ingest_mb": round(before, 1),
+        "peak_rss_mb": round(peak, 1),
+        "ingest_growth_mb": round(peak - before, 1),
+        "rss_samples_mb": samples,
+        "seconds": round(seconds, 1),
+        "events_per_s_streaming": common.rate(n, seconds),
+        "ru_maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
 
 
 def run(small: tuple[int, int], large: tuple[int, int]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    print(f"  memory: peak RSS streaming {small[0]:,} events / {small[1]:,} customers vs "
-          f"{large[0]:,} / {large[1]:,}", flush=True)
+    print(
+        f"  memory: peak RSS streaming {small[0]:,} events / {small[1]:,} customers vs "
+        f"{large[0]:,} / {large[1]:,}",
+        flush=True,
+    )
     for label, (n, customers) in (("small", small), ("large", large)):
         res = common.run_child("memory", "rss_run", n=n, customers=customers)
         out[label] = res
-        print(f"    {n:>9,} events / {customers:>7,} customers: peak RSS "
-              f"{res['peak_rss_mb']:.0f} MiB (before ingest {res['rss_before_ingest_mb']:.0f}; "
-              f"{res['events_per_s_streaming']:,.0f} ev/s, {res['seconds']:.0f} s)", flush=True)
-    out["ratio_peak_large_small"] = round(out["large"]["peak_rss_mb"]
-                                          / out["small"]["peak_rss_mb"], 2)
+        print(
+            f"    {n:>9,} events / {customers:>7,} customers: peak RSS "
+            f"{res['peak_rss_mb']:.0f} MiB (before ingest {res['rss_before_ingest_mb']:.0f}; "
+            f"{res['events_per_s_streaming']:,.0f} ev/s, {res['seconds']:.0f} s)",
+            flush=True,
+        )
+    out["ratio_peak_large_small"] = round(
+        out["large"]["peak_rss_mb"] / out["small"]["peak_rss_mb"], 2
+    )
     growth_small = max(out["small"]["ingest_growth_mb"], 0.1)
     out["ratio_growth_large_small"] = round(out["large"]["ingest_growth_mb"] / growth_small, 2)
     out["customers_ratio"] = round(large[1] / small[1], 1)

@@ -41,7 +41,7 @@ BATCH = 1000  # the engine's default batch; the baseline uses the same
 
 def _engine(store_kind: str, db_name: str, cache: int | None = None) -> tuple[Any, Any, Any]:
     from journeyflow.clock import VirtualClock
-    from journeyflow.engine import Engine
+    from journeyflow.runtime.engine import Engine
 
     path = None
     if store_kind == "sql":
@@ -78,19 +78,30 @@ def _counts(store: Any) -> dict[str, int]:
         from journeyflow.store import tables as t
 
         with store.engine.connect() as conn:
-            return {tb.name: int(conn.execute(select(func.count()).select_from(tb)).scalar_one())
-                    for tb in (t.events, t.history, t.outbox, t.customers, t.enrolments)}
+            return {
+                tb.name: int(conn.execute(select(func.count()).select_from(tb)).scalar_one())
+                for tb in (t.events, t.history, t.outbox, t.customers, t.enrolments)
+            }
     if isinstance(store, NoStore):
-        return {"events": len(store.seen), "history": store.history, "outbox": store.effects,
-                "customers": len(store.customers),
-                "enrolments": sum(len(v) for v in store.enrolments.values())}
-    return {"events": len(store.events), "history": len(store.history),
-            "outbox": len(store.effects), "customers": len(store.customers),
-            "enrolments": len(store.enrolments)}
+        return {
+            "events": len(store.seen),
+            "history": store.history,
+            "outbox": store.effects,
+            "customers": len(store.customers),
+            "enrolments": sum(len(v) for v in store.enrolments.values()),
+        }
+    return {
+        "events": len(store.events),
+        "history": len(store.history),
+        "outbox": len(store.effects),
+        "customers": len(store.customers),
+        "enrolments": len(store.enrolments),
+    }
 
 
-def engine_run(n: int, customers: int, store: str, timed: bool = False,
-               cache: int | None = None) -> dict[str, Any]:
+def engine_run(
+    n: int, customers: int, store: str, timed: bool = False, cache: int | None = None
+) -> dict[str, Any]:
     """Child: ingest `n` pre-generated events through the engine; time the ingest.
     `timed` wraps the unit of work's methods to split store time from the rest
     (the wrappers cost a few us per event, so headline runs go without)."""
@@ -107,28 +118,45 @@ def engine_run(n: int, customers: int, store: str, timed: bool = False,
     assert report.accepted == n and not report.rejected, report
     counts = _counts(st)
     assert counts["events"] == counts["history"] == counts["outbox"] == n, counts
-    out = {"events": n, "customers": customers, "seconds": round(seconds, 3),
-           "events_per_s": common.rate(n, seconds), "cpu_s": round(cpu, 3),
-           "events_per_cpu_s": common.rate(n, cpu), "rows": counts,
-           "peak_rss_mb": round(common.peak_rss_mb(), 1)}
+    out = {
+        "events": n,
+        "customers": customers,
+        "seconds": round(seconds, 3),
+        "events_per_s": common.rate(n, seconds),
+        "cpu_s": round(cpu, 3),
+        "events_per_cpu_s": common.rate(n, cpu),
+        "rows": counts,
+        "peak_rss_mb": round(common.peak_rss_mb(), 1),
+    }
     if timer is not None:
         in_store = timer.report()
         store_s = sum(v["seconds"] for v in in_store.values())
-        out.update({"unit_of_work_s": in_store, "store_s": round(store_s, 3),
-                    "outside_store_s": round(seconds - store_s, 3)})
+        out.update(
+            {
+                "unit_of_work_s": in_store,
+                "store_s": round(store_s, 3),
+                "outside_store_s": round(seconds - store_s, 3),
+            }
+        )
     cache_stats = getattr(st, "cache", None)
     if cache_stats is not None:
-        out["cache"] = {"capacity": cache_stats.capacity, "hits": cache_stats.hits,
-                        "misses": cache_stats.misses}
+        out["cache"] = {
+            "capacity": cache_stats.capacity,
+            "hits": cache_stats.hits,
+            "misses": cache_stats.misses,
+        }
     if path is not None:
         st.close()
         common.remove_db(path)
     return out
 
 
-def baseline_rows(raw: dict[str, Any], seq: dict[str, int], now: datetime,
-                  extra: tuple[dict[str, Any], dict[str, Any], dict[str, Any]],
-                  ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def baseline_rows(
+    raw: dict[str, Any],
+    seq: dict[str, int],
+    now: datetime,
+    extra: tuple[dict[str, Any], dict[str, Any], dict[str, Any]],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The event, history and outbox rows the engine writes for one order,
     computed directly (`extra`: constant columns copied from the engine's rows)."""
     cid = raw["userId"]
@@ -137,23 +165,56 @@ def baseline_rows(raw: dict[str, Any], seq: dict[str, int], now: datetime,
     n = seq.get(cid)
     first = n is None
     n = seq[cid] = 0 if n is None else n + 1
-    key = hashlib.sha256("\x1f".join((common.JOURNEY_ID, "1", cid, enrolment, str(n), "0"))
-                         .encode()).hexdigest()[:40]
-    event = {"message_id": raw["messageId"], "customer_id": cid, "type": "track",
-             "name": raw["event"], "timestamp": at,
-             "payload": {"type": "track", "messageId": raw["messageId"], "userId": cid,
-                         "timestamp": raw["timestamp"], "event": raw["event"],
-                         "properties": raw["properties"]},
-             "processed_at": now, **extra[0]}
-    history = {"enrolment_id": enrolment, "customer_id": cid, "journey": common.JOURNEY_ID,
-               "seq": n, "kind": "enter" if first else "transition",
-               "from_state": None if first else "active", "to_state": "active",
-               "cause": "event:order_completed", "at": at, "detail": None, **extra[1]}
-    outbox = {"effect_key": key, "channel": "email", "customer_id": cid,
-              "journey": common.JOURNEY_ID, "version": 1, "enrolment_id": enrolment,
-              "created_at": at, "template": "order-thanks",
-              "data": {"order_id": raw["properties"]["order_id"]}, "status": "pending",
-              "attempts": 0, "last_error": None, "seq": n, "action": 0, **extra[2]}
+    key = hashlib.sha256(
+        "\x1f".join((common.JOURNEY_ID, "1", cid, enrolment, str(n), "0")).encode()
+    ).hexdigest()[:40]
+    event = {
+        "message_id": raw["messageId"],
+        "customer_id": cid,
+        "type": "track",
+        "name": raw["event"],
+        "timestamp": at,
+        "payload": {
+            "type": "track",
+            "messageId": raw["messageId"],
+            "userId": cid,
+            "timestamp": raw["timestamp"],
+            "event": raw["event"],
+            "properties": raw["properties"],
+        },
+        "processed_at": now,
+        **extra[0],
+    }
+    history = {
+        "enrolment_id": enrolment,
+        "customer_id": cid,
+        "journey": common.JOURNEY_ID,
+        "seq": n,
+        "kind": "enter" if first else "transition",
+        "from_state": None if first else "active",
+        "to_state": "active",
+        "cause": "event:order_completed",
+        "at": at,
+        "detail": None,
+        **extra[1],
+    }
+    outbox = {
+        "effect_key": key,
+        "channel": "email",
+        "customer_id": cid,
+        "journey": common.JOURNEY_ID,
+        "version": 1,
+        "enrolment_id": enrolment,
+        "created_at": at,
+        "template": "order-thanks",
+        "data": {"order_id": raw["properties"]["order_id"]},
+        "status": "pending",
+        "attempts": 0,
+        "last_error": None,
+        "seq": n,
+        "action": 0,
+        **extra[2],
+    }
     return event, history, outbox
 
 
@@ -162,17 +223,20 @@ def _engine_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dic
     from sqlalchemy import select
 
     from journeyflow.clock import VirtualClock
-    from journeyflow.engine import Engine
+    from journeyflow.runtime.engine import Engine
     from journeyflow.store import tables as t
     from journeyflow.store.sql import SqlStore
 
     path = common.fresh_db("baseline-template.db")
     store = SqlStore(f"sqlite:///{path}")
     Engine([common.load_journey()], store, VirtualClock(common.T0)).ingest(
-        list(common.events(2, 1)))
+        list(common.events(2, 1))
+    )
     with store.engine.connect() as conn:
-        out = tuple([dict(r._mapping) for r in conn.execute(select(tb).order_by(*tb.primary_key))]
-                    for tb in (t.events, t.history, t.outbox))
+        out = tuple(
+            [dict(r._mapping) for r in conn.execute(select(tb).order_by(*tb.primary_key))]
+            for tb in (t.events, t.history, t.outbox)
+        )
     store.close()
     common.remove_db(path)
     return out  # type: ignore[return-value]
@@ -196,8 +260,7 @@ def baseline_template() -> tuple[Rows3, list[str]]:
     for i, table in enumerate((t.events, t.history, t.outbox)):
         skip = {c.name for c in table.primary_key if c.autoincrement is True} | {"processed_at"}
         constants: dict[str, Any] = {}
-        for k, (theirs, ours) in enumerate(zip(engine_rows[i], (m[i] for m in mine),
-                                               strict=True)):
+        for k, (theirs, ours) in enumerate(zip(engine_rows[i], (m[i] for m in mine), strict=True)):
             unknown = set(ours) - set(theirs)
             assert not unknown, f"{table.name}: baseline writes unknown columns {unknown}"
             for col, value in theirs.items():
@@ -206,12 +269,14 @@ def baseline_template() -> tuple[Rows3, list[str]]:
                 if col not in ours:
                     assert constants.get(col, value) == value, (
                         f"{table.name}.{col} varies in the engine's rows: the baseline must "
-                        "compute it")
+                        "compute it"
+                    )
                     constants[col] = value
                 else:
                     assert ours[col] == value, (
                         f"{table.name}.{col} of order {k + 1}: baseline {ours[col]!r}, "
-                        f"engine {value!r}")
+                        f"engine {value!r}"
+                    )
         extra.append(constants)
         copied += [f"{table.name}.{c}" for c in constants]
     return (extra[0], extra[1], extra[2]), copied
@@ -242,7 +307,7 @@ def baseline_run(n: int, customers: int, pause_gc: bool = False) -> dict[str, An
             if pause_gc:
                 gc.disable()
             now = datetime.now(timezone.utc).replace(tzinfo=None)
-            rows = [baseline_rows(raw, seq, now, extra) for raw in raws[start:start + BATCH]]
+            rows = [baseline_rows(raw, seq, now, extra) for raw in raws[start : start + BATCH]]
             conn.execute(ins_events, [r[0] for r in rows])
             conn.execute(ins_history, [r[1] for r in rows])
             conn.execute(ins_outbox, [r[2] for r in rows])
@@ -254,10 +319,16 @@ def baseline_run(n: int, customers: int, pause_gc: bool = False) -> dict[str, An
     bar.close()
     db.dispose()
     common.remove_db(path)
-    return {"events": n, "customers": customers, "seconds": round(seconds, 3),
-            "events_per_s": common.rate(n, seconds), "cpu_s": round(cpu, 3),
-            "events_per_cpu_s": common.rate(n, cpu), "constant_columns_copied": copied,
-            "peak_rss_mb": round(common.peak_rss_mb(), 1)}
+    return {
+        "events": n,
+        "customers": customers,
+        "seconds": round(seconds, 3),
+        "events_per_s": common.rate(n, seconds),
+        "cpu_s": round(cpu, 3),
+        "events_per_cpu_s": common.rate(n, cpu),
+        "constant_columns_copied": copied,
+        "peak_rss_mb": round(common.peak_rss_mb(), 1),
+    }
 
 
 # Functions whose cumulative time splits the SQL engine's work into parts.
@@ -296,8 +367,13 @@ def profile_run(n: int, customers: int, top: int, out: str) -> dict[str, Any]:
         filename, line, name = key
         short = filename.split("site-packages/")[-1].split("/src/")[-1]
         where = f"{short}:{line}({name})" if filename != "~" else name
-        return {"function": where, "ncalls": value[1], "tottime_s": round(value[2], 3),
-                "cumtime_s": round(value[3], 3), "cum_pct": round(100 * value[3] / total, 1)}
+        return {
+            "function": where,
+            "ncalls": value[1],
+            "tottime_s": round(value[2], 3),
+            "cumtime_s": round(value[3], 3),
+            "cum_pct": round(100 * value[3] / total, 1),
+        }
 
     items = list(stats.stats.items())  # type: ignore[attr-defined]
     by_cum = sorted(items, key=lambda kv: kv[1][3], reverse=True)[:top]
@@ -306,8 +382,10 @@ def profile_run(n: int, customers: int, top: int, out: str) -> dict[str, Any]:
     for label, (file_end, name) in SPLIT.items():
         found = [v for (f, _, fn), v in items if fn == name and f.endswith(file_end)]
         if found:
-            split[label] = {"cumtime_s": round(sum(v[3] for v in found), 3),
-                            "pct": round(100 * sum(v[3] for v in found) / total, 1)}
+            split[label] = {
+                "cumtime_s": round(sum(v[3] for v in found), 3),
+                "pct": round(100 * sum(v[3] for v in found) / total, 1),
+            }
     text = io.StringIO()
     pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(40)
     text.write("\n")
@@ -315,9 +393,14 @@ def profile_run(n: int, customers: int, top: int, out: str) -> dict[str, Any]:
     with open(out, "w") as fh:
         fh.write(f"# cProfile of Engine.ingest: {n} events, {customers} customers, SqlStore\n")
         fh.write(text.getvalue().replace(str(common.ROOT) + "/", ""))
-    return {"events": n, "customers": customers, "profiled_seconds": round(seconds, 3),
-            "top_cumulative": [row(k, v) for k, v in by_cum],
-            "top_tottime": [row(k, v) for k, v in by_tot], "split": split}
+    return {
+        "events": n,
+        "customers": customers,
+        "profiled_seconds": round(seconds, 3),
+        "top_cumulative": [row(k, v) for k, v in by_cum],
+        "top_tottime": [row(k, v) for k, v in by_tot],
+        "split": split,
+    }
 
 
 # --- a store that stores nothing -----------------------------------------------
@@ -344,8 +427,9 @@ class NoStore:
     def journey_version(self, journey: str, version: int) -> tuple[str, str] | None:
         return self.versions.get((journey, version))
 
-    def save_journey_version(self, journey: str, version: int, content_hash: str,
-                             source: str) -> None:
+    def save_journey_version(
+        self, journey: str, version: int, content_hash: str, source: str
+    ) -> None:
         self.versions.setdefault((journey, version), (content_hash, source))
 
     def journey_versions(self, journey: str) -> list[int]:
@@ -408,36 +492,47 @@ class _NoUnitOfWork:
 # --- orchestration -------------------------------------------------------------
 
 
-def run(n: int, customers: int, profile_n: int, top: int = 15,
-        profile_out: str = "profile.txt", repeats: int = 3) -> dict[str, Any]:
+def run(
+    n: int,
+    customers: int,
+    profile_n: int,
+    top: int = 15,
+    profile_out: str = "profile.txt",
+    repeats: int = 3,
+) -> dict[str, Any]:
     out: dict[str, Any] = {"events": n, "customers": customers, "batch": BATCH}
     print(f"  throughput: {n:,} events over {customers:,} customers", flush=True)
 
     def show(label: str, res: dict[str, Any]) -> None:
-        print(f"    {label:30} {res['events_per_s']:>9,.0f} ev/s "
-              f"({res['seconds']:.1f} s wall, {res['events_per_cpu_s']:,.0f} ev/cpu-s)",
-              flush=True)
+        print(
+            f"    {label:30} {res['events_per_s']:>9,.0f} ev/s "
+            f"({res['seconds']:.1f} s wall, {res['events_per_cpu_s']:,.0f} ev/cpu-s)",
+            flush=True,
+        )
 
     # Baseline and engine runs alternate (b e b e b e b): drift on a shared
     # machine hits both, and the ratio is median engine / median baseline.
     baselines: list[dict[str, Any]] = []
     engines: list[dict[str, Any]] = []
     for i in range(repeats):
-        baselines.append(common.run_child("throughput", "baseline_run", n=n,
-                                          customers=customers))
+        baselines.append(common.run_child("throughput", "baseline_run", n=n, customers=customers))
         show(f"baseline #{i + 1}", baselines[-1])
-        engines.append(common.run_child("throughput", "engine_run", n=n, customers=customers,
-                                        store="sql"))
+        engines.append(
+            common.run_child("throughput", "engine_run", n=n, customers=customers, store="sql")
+        )
         show(f"engine_sql #{i + 1}", engines[-1])
     baselines.append(common.run_child("throughput", "baseline_run", n=n, customers=customers))
     show(f"baseline #{repeats + 1}", baselines[-1])
-    out["baseline_gc_paused"] = common.run_child("throughput", "baseline_run", n=n,
-                                                 customers=customers, pause_gc=True)
+    out["baseline_gc_paused"] = common.run_child(
+        "throughput", "baseline_run", n=n, customers=customers, pause_gc=True
+    )
     show("baseline_gc_paused", out["baseline_gc_paused"])
-    extra = [("engine_sql_nocache", {"store": "sql", "cache": 0}),
-             ("engine_sql_split", {"store": "sql", "timed": True}),
-             ("engine_memory", {"store": "memory"}),
-             ("engine_nostore", {"store": "nostore"})]
+    extra = [
+        ("engine_sql_nocache", {"store": "sql", "cache": 0}),
+        ("engine_sql_split", {"store": "sql", "timed": True}),
+        ("engine_memory", {"store": "memory"}),
+        ("engine_nostore", {"store": "nostore"}),
+    ]
     for label, kw in extra:
         out[label] = common.run_child("throughput", "engine_run", n=n, customers=customers, **kw)
         show(label, out[label])
@@ -452,33 +547,45 @@ def run(n: int, customers: int, profile_n: int, top: int = 15,
     }
     base, sql = out["baseline"], out["engine_sql"]
     out["ratio_engine_baseline"] = round(sql["events_per_s"] / base["events_per_s"], 3)
-    out["ratio_engine_baseline_cpu"] = round(sql["events_per_cpu_s"] / base["events_per_cpu_s"],
-                                             3)
-    out["ratio_runs"] = [round(e["events_per_s"] / b["events_per_s"], 3)
-                         for e, b in zip(engines, baselines, strict=False)]
+    out["ratio_engine_baseline_cpu"] = round(sql["events_per_cpu_s"] / base["events_per_cpu_s"], 3)
+    out["ratio_runs"] = [
+        round(e["events_per_s"] / b["events_per_s"], 3)
+        for e, b in zip(engines, baselines, strict=False)
+    ]
     # the engine pauses the GC per batch; the same trick would speed the baseline
     # up too: this ratio says what is left once it is out of the picture
     out["ratio_engine_baseline_gc_paused"] = round(
-        sql["events_per_s"] / out["baseline_gc_paused"]["events_per_s"], 3)
+        sql["events_per_s"] / out["baseline_gc_paused"]["events_per_s"], 3
+    )
     out["ratio_engine_nocache_baseline"] = round(
-        out["engine_sql_nocache"]["events_per_s"] / base["events_per_s"], 3)
+        out["engine_sql_nocache"]["events_per_s"] / base["events_per_s"], 3
+    )
     out["target"], out["stretch"] = 0.5, 0.8
     out["meets_target"] = out["ratio_engine_baseline"] >= 0.5
     # microseconds per event (wall): where the engine's time goes
-    us = {k: round(1e6 / out[k]["events_per_s"], 1)
-          for k in ("baseline", "engine_sql", "engine_sql_nocache", "engine_memory",
-                    "engine_nostore")}
+    us = {
+        k: round(1e6 / out[k]["events_per_s"], 1)
+        for k in ("baseline", "engine_sql", "engine_sql_nocache", "engine_memory", "engine_nostore")
+    }
     out["us_per_event"] = us
     out["split_us_per_event"] = {
         "engine logic alone (nostore)": us["engine_nostore"],
         "SqlStore work on top (sql - nostore)": round(us["engine_sql"] - us["engine_nostore"], 1),
         "MemoryStore work on top (memory - nostore)": round(
-            us["engine_memory"] - us["engine_nostore"], 1),
+            us["engine_memory"] - us["engine_nostore"], 1
+        ),
         "bare writes of the same rows (baseline)": us["baseline"],
     }
-    print(f"  profile: {profile_n:,} events / {max(1, profile_n // 10):,} customers under "
-          "cProfile", flush=True)
+    print(
+        f"  profile: {profile_n:,} events / {max(1, profile_n // 10):,} customers under cProfile",
+        flush=True,
+    )
     out["profile"] = common.run_child(
-        "throughput", "profile_run", n=profile_n, customers=max(1, profile_n // 10), top=top,
-        out=str(common.BENCH / profile_out))
+        "throughput",
+        "profile_run",
+        n=profile_n,
+        customers=max(1, profile_n // 10),
+        top=top,
+        out=str(common.BENCH / profile_out),
+    )
     return out

@@ -37,12 +37,20 @@ REPEATS = 5  # single runs of the large case vary by +-20% here: report medians
 def _cache_key(total: int, due: int) -> str:
     from journeyflow.store import tables as t
 
-    versions = sorted(p.name for p in (Path(t.__file__).parent / "migrations" / "versions")
-                      .glob("*.py"))
-    schema = [(tb.name, [(c.name, str(c.type)) for c in tb.columns],
-               sorted(ix.name or "" for ix in tb.indexes)) for tb in t.metadata.sorted_tables]
-    blob = json.dumps([FORMAT, total, due, common.JOURNEY_YAML, versions, schema,
-                       T_FIRE.isoformat()])
+    versions = sorted(
+        p.name for p in (Path(t.__file__).parent / "migrations" / "versions").glob("*.py")
+    )
+    schema = [
+        (
+            tb.name,
+            [(c.name, str(c.type)) for c in tb.columns],
+            sorted(ix.name or "" for ix in tb.indexes),
+        )
+        for tb in t.metadata.sorted_tables
+    ]
+    blob = json.dumps(
+        [FORMAT, total, due, common.JOURNEY_YAML, versions, schema, T_FIRE.isoformat()]
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -51,7 +59,7 @@ def _template() -> tuple[dict[str, Any], dict[str, Any]]:
     from sqlalchemy import select
 
     from journeyflow.clock import VirtualClock
-    from journeyflow.engine import Engine
+    from journeyflow.runtime.engine import Engine
     from journeyflow.store import tables as t
     from journeyflow.store.sql import SqlStore
 
@@ -65,7 +73,7 @@ def _template() -> tuple[dict[str, Any], dict[str, Any]]:
     store.close()
     common.remove_db(path)
     # the engine's row format, checked so a format change fails loudly here
-    (_index, iso), = enrolment["timers"]
+    ((_index, iso),) = enrolment["timers"]
     due = enrolment["entered_at"] + timedelta(days=120)
     assert enrolment["next_due_at"] == due, enrolment
     assert iso == due.replace(tzinfo=common.T0.tzinfo).isoformat(), enrolment
@@ -78,20 +86,24 @@ def build(total: int, due: int) -> dict[str, Any]:
     key = _cache_key(total, due)
     path = common.CACHE / f"timers-{total}-{due}-{key}.db"
     if path.exists():
-        return {"path": str(path), "cached": True, "build_s": 0.0,
-                "size_mb": round(path.stat().st_size / 2**20, 1)}
+        return {
+            "path": str(path),
+            "cached": True,
+            "build_s": 0.0,
+            "size_mb": round(path.stat().st_size / 2**20, 1),
+        }
     for old in common.CACHE.glob(f"timers-{total}-{due}-*.db"):
         common.remove_db(old)
     started = time.perf_counter()
     from sqlalchemy import insert, text
 
     from journeyflow.clock import VirtualClock
-    from journeyflow.engine import Engine
+    from journeyflow.runtime.engine import Engine
     from journeyflow.store import tables as t
     from journeyflow.store.sql import SqlStore
 
     customer_tpl, enrolment_tpl = _template()
-    (index, _), = enrolment_tpl["timers"]
+    ((index, _),) = enrolment_tpl["timers"]
     common.CACHE.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.building")  # another run may build it too
     common.remove_db(tmp)
@@ -110,13 +122,17 @@ def build(total: int, due: int) -> dict[str, Any]:
                 due_at = T_FIRE + timedelta(days=30, seconds=rnd.randrange(335 * 86_400))
             entered = due_at - timedelta(days=120)
             customers.append({**customer_tpl, "id": cid})
-            enrolments.append({
-                **enrolment_tpl, "id": f"{common.JOURNEY_ID}:{cid}:1", "customer_id": cid,
-                "entered_at": entered.replace(tzinfo=None),
-                "started_at": entered.replace(tzinfo=None),
-                "timers": [[index, due_at.isoformat()]],
-                "next_due_at": due_at.replace(tzinfo=None),
-            })
+            enrolments.append(
+                {
+                    **enrolment_tpl,
+                    "id": f"{common.JOURNEY_ID}:{cid}:1",
+                    "customer_id": cid,
+                    "entered_at": entered.replace(tzinfo=None),
+                    "started_at": entered.replace(tzinfo=None),
+                    "timers": [[index, due_at.isoformat()]],
+                    "next_due_at": due_at.replace(tzinfo=None),
+                }
+            )
         with store.engine.begin() as conn:
             conn.execute(insert(t.customers), customers)
             conn.execute(insert(t.enrolments), enrolments)
@@ -127,14 +143,21 @@ def build(total: int, due: int) -> dict[str, Any]:
     store.close()
     if path.exists():  # another run finished the same build first
         common.remove_db(tmp)
-        return {"path": str(path), "cached": True, "build_s": 0.0,
-                "size_mb": round(path.stat().st_size / 2**20, 1)}
+        return {
+            "path": str(path),
+            "cached": True,
+            "build_s": 0.0,
+            "size_mb": round(path.stat().st_size / 2**20, 1),
+        }
     tmp.rename(path)
     for suffix in ("-wal", "-shm"):
         Path(f"{tmp}{suffix}").unlink(missing_ok=True)
-    return {"path": str(path), "cached": False,
-            "build_s": round(time.perf_counter() - started, 1),
-            "size_mb": round(path.stat().st_size / 2**20, 1)}
+    return {
+        "path": str(path),
+        "cached": False,
+        "build_s": round(time.perf_counter() - started, 1),
+        "size_mb": round(path.stat().st_size / 2**20, 1),
+    }
 
 
 def fire(cached: str, total: int, due: int, profile: str | None = None) -> dict[str, Any]:
@@ -142,7 +165,7 @@ def fire(cached: str, total: int, due: int, profile: str | None = None) -> dict[
     from sqlalchemy import func, select
 
     from journeyflow.clock import VirtualClock
-    from journeyflow.engine import Engine
+    from journeyflow.runtime.engine import Engine
     from journeyflow.store import tables as t
     from journeyflow.store.sql import SqlStore
 
@@ -150,8 +173,9 @@ def fire(cached: str, total: int, due: int, profile: str | None = None) -> dict[
     shutil.copyfile(cached, path)
     store = SqlStore(f"sqlite:///{path}")
     engine = Engine([common.load_journey()], store, VirtualClock(T_FIRE - timedelta(days=2)))
-    timed = common.Timed(common.uow_class(store),
-                         ("due_customers", "load", "customer", "enrolments", "commit"))
+    timed = common.Timed(
+        common.uow_class(store), ("due_customers", "load", "customer", "enrolments", "commit")
+    )
     prof = None
     if profile:
         import cProfile
@@ -173,21 +197,32 @@ def fire(cached: str, total: int, due: int, profile: str | None = None) -> dict[
     with store.engine.connect() as conn:
         history = conn.execute(select(func.count()).select_from(t.history)).scalar_one()
         outbox = conn.execute(select(func.count()).select_from(t.outbox)).scalar_one()
-        left = conn.execute(select(func.count()).select_from(t.enrolments)
-                            .where(t.enrolments.c.next_due_at <= T_FIRE.replace(tzinfo=None))
-                            ).scalar_one()
+        left = conn.execute(
+            select(func.count())
+            .select_from(t.enrolments)
+            .where(t.enrolments.c.next_due_at <= T_FIRE.replace(tzinfo=None))
+        ).scalar_one()
     store.close()
     common.remove_db(path)
     assert fired == due == history == outbox and left == 0, (fired, due, history, outbox, left)
-    return {"enrolments": total, "due": due, "fired": fired, "seconds": round(seconds, 3),
-            "cpu_s": round(cpu, 3), "timers_per_s": common.rate(fired, seconds),
-            "unit_of_work_s": timed.report()}
+    return {
+        "enrolments": total,
+        "due": due,
+        "fired": fired,
+        "seconds": round(seconds, 3),
+        "cpu_s": round(cpu, 3),
+        "timers_per_s": common.rate(fired, seconds),
+        "unit_of_work_s": timed.report(),
+    }
 
 
 def run(due: int, total: int, repeats: int = REPEATS) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    print(f"  timers: {due:,} due among {due:,} vs among {total:,} enrolments, "
-          f"{repeats} runs each, alternating", flush=True)
+    print(
+        f"  timers: {due:,} due among {due:,} vs among {total:,} enrolments, "
+        f"{repeats} runs each, alternating",
+        flush=True,
+    )
     sizes = {"small": due, "large": total}
     built = {}
     for label, size in sizes.items():
@@ -198,27 +233,41 @@ def run(due: int, total: int, repeats: int = REPEATS) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {"small": [], "large": []}
     for _ in range(repeats):
         for label, size in sizes.items():
-            res = common.run_child("timers", "fire", cached=built[label]["path"], total=size,
-                                   due=due)
+            res = common.run_child(
+                "timers", "fire", cached=built[label]["path"], total=size, due=due
+            )
             runs[label].append(res)
-            print(f"    advance_to fires {res['fired']:,} among {size:,}: "
-                  f"{res['seconds']:.2f} s ({res['timers_per_s']:,.0f} timers/s)", flush=True)
+            print(
+                f"    advance_to fires {res['fired']:,} among {size:,}: "
+                f"{res['seconds']:.2f} s ({res['timers_per_s']:,.0f} timers/s)",
+                flush=True,
+            )
     for label in sizes:
-        out[label] = {**common.median_run(runs[label], "seconds"), "db": {
-            **built[label], "path": str(Path(built[label]["path"]).relative_to(common.ROOT))}}
+        out[label] = {
+            **common.median_run(runs[label], "seconds"),
+            "db": {
+                **built[label],
+                "path": str(Path(built[label]["path"]).relative_to(common.ROOT)),
+            },
+        }
         out[f"{label}_runs_s"] = [r["seconds"] for r in runs[label]]
-    out["ratio_runs"] = [round(lg["seconds"] / sm["seconds"], 2)
-                         for sm, lg in zip(runs["small"], runs["large"], strict=True)]
+    out["ratio_runs"] = [
+        round(lg["seconds"] / sm["seconds"], 2)
+        for sm, lg in zip(runs["small"], runs["large"], strict=True)
+    ]
     out["ratio_large_small"] = round(out["large"]["seconds"] / out["small"]["seconds"], 2)
     out["ratio_large_small_cpu"] = round(out["large"]["cpu_s"] / out["small"]["cpu_s"], 2)
     due_s = {k: out[k]["unit_of_work_s"]["due_customers"]["seconds"] for k in ("small", "large")}
     out["due_query_s"] = due_s
     out["ratio_without_due_query"] = round(
-        (out["large"]["seconds"] - due_s["large"]) / (out["small"]["seconds"] - due_s["small"]),
-        2)
-    print(f"    of which the due-timer query (uow.due_customers): {due_s['small']:.2f} s vs "
-          f"{due_s['large']:.2f} s; ratio without it "
-          f"{out['ratio_without_due_query']:.2f}x", flush=True)
+        (out["large"]["seconds"] - due_s["large"]) / (out["small"]["seconds"] - due_s["small"]), 2
+    )
+    print(
+        f"    of which the due-timer query (uow.due_customers): {due_s['small']:.2f} s vs "
+        f"{due_s['large']:.2f} s; ratio without it "
+        f"{out['ratio_without_due_query']:.2f}x",
+        flush=True,
+    )
     out["target_max"] = 2.0
     out["meets_target"] = out["ratio_large_small"] <= 2.0
     return out

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from journeyflow.clock import VirtualClock
-from journeyflow.engine import Engine
-from journeyflow.loader import load_text
+from journeyflow.definition.loader import load_text
+from journeyflow.runtime.engine import Engine
 from journeyflow.store import MemoryStore
 from journeyflow.store.base import Store
 

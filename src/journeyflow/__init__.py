@@ -16,11 +16,11 @@ hookimpl = pluggy.HookimplMarker("journeyflow")  # marks plugin hook implementat
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Journey": "journeyflow.dsl",
-    "Engine": "journeyflow.engine",
-    "load_file": "journeyflow.loader",
-    "load_paths": "journeyflow.loader",
-    "load_text": "journeyflow.loader",
+    "Journey": "journeyflow.definition.dsl",
+    "Engine": "journeyflow.runtime.engine",
+    "load_file": "journeyflow.definition.loader",
+    "load_paths": "journeyflow.definition.loader",
+    "load_text": "journeyflow.definition.loader",
     "VirtualClock": "journeyflow.clock",
     "SystemClock": "journeyflow.clock",
     "open_store": "journeyflow.store",
@@ -64,10 +64,10 @@ __all__ = [
 
 if TYPE_CHECKING:
     from journeyflow.clock import SystemClock, VirtualClock
-    from journeyflow.dsl import Journey
-    from journeyflow.engine import Engine
+    from journeyflow.definition.dsl import Journey
+    from journeyflow.definition.loader import load_file, load_paths, load_text
     from journeyflow.exceptions import JourneyDefinitionError, JourneyflowError
-    from journeyflow.loader import load_file, load_paths, load_text
+    from journeyflow.runtime.engine import Engine
     from journeyflow.store import open_store
     from journeyflow.types import (
         CelFunction,

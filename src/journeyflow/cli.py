@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from journeyflow import commands, log
 from journeyflow.exceptions import JourneyflowError
-from journeyflow.plugins import add_plugin_commands
+from journeyflow.plugin.manager import add_plugin_commands
 from journeyflow.store import driver_reason
 
 
@@ -30,15 +30,23 @@ class _Group(click.Group):
         except OperationalError as exc:
             # the database went away or stayed locked mid-command: what was
             # committed stays committed (batches are transactions); say so plainly
-            click.echo(f"Error: database: {driver_reason(exc)} (committed batches are kept; "
-                       "run the command again to continue)", err=True)
+            click.echo(
+                f"Error: database: {driver_reason(exc)} (committed batches are kept; "
+                "run the command again to continue)",
+                err=True,
+            )
             ctx.exit(1)
 
 
 @click.group(cls=_Group)
 @click.version_option(package_name="journeyflow")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              envvar="JOURNEYFLOW_LOG_LEVEL", default="warning", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    envvar="JOURNEYFLOW_LOG_LEVEL",
+    default="warning",
+    show_default=True,
+)
 def main(log_level: str) -> None:
     """journeyflow: customer journeys as executable, testable state machines."""
     log.configure(log_level)

@@ -122,8 +122,9 @@ class KpiCollector:
     compute: Callable[[Iterable[Mapping[str, Any]], datetime, datetime], float | None]
     unit: str = ""
     description: str = ""
-    per_stage: Callable[[StageHistory, datetime, datetime],
-                        Mapping[str, float | None]] | None = None
+    per_stage: Callable[[StageHistory, datetime, datetime], Mapping[str, float | None]] | None = (
+        None
+    )
 
 
 @dataclass(frozen=True)

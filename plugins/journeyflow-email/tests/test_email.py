@@ -23,8 +23,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from journeyflow_email import SmtpConfig, make_channel, message_id
 
-from journeyflow.conformance import ChannelConformance, make_effect
-from journeyflow.outbox import SentKeys
+from journeyflow.delivery.outbox import SentKeys
+from journeyflow.testing.conformance import ChannelConformance, make_effect
 from journeyflow.types import Channel, Effect
 
 SENDER = "Salon <hello@salon.example>"
@@ -38,8 +38,9 @@ class Recorder:
         self.mode: str | None = None
         self.closing = False
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
         if self.mode == "permanent":
             return "550 5.1.1 No such user here"
         while self.mode == "hang" and not self.closing:
@@ -92,8 +93,9 @@ def config(port: int, templates: Path, **more: Any) -> SmtpConfig:
 
 
 def effect(key: str = "k-1", **data: Any) -> Effect:
-    return make_effect(key, "email", data={"to": "ana@example.com", "name": "Ana",
-                                           "coupon": "GIFT10", **data})
+    return make_effect(
+        key, "email", data={"to": "ana@example.com", "name": "Ana", "coupon": "GIFT10", **data}
+    )
 
 
 # --- conformance -------------------------------------------------------------------
@@ -107,8 +109,9 @@ class Harness:
         self.keys = tmp / "sent.sqlite3"
 
     def channel(self, *, timeout: float) -> Channel:
-        return make_channel(config(self.port, self.templates, timeout=timeout),
-                            SentKeys(self.keys, "email"))
+        return make_channel(
+            config(self.port, self.templates, timeout=timeout), SentKeys(self.keys, "email")
+        )
 
     def effect(self, key: str) -> Effect:
         return effect(key)
@@ -129,8 +132,7 @@ class TestEmailConformance(ChannelConformance):
 # --- messages ------------------------------------------------------------------------
 
 
-def test_message_is_rendered_from_templates(smtp: tuple[Recorder, int],
-                                            templates: Path) -> None:
+def test_message_is_rendered_from_templates(smtp: tuple[Recorder, int], templates: Path) -> None:
     recorder, port = smtp
     channel = make_channel(config(port, templates), SentKeys(None, "email"))
     assert channel.deliver(effect("k-render", name="<Ana>")).status == "sent"
@@ -140,31 +142,39 @@ def test_message_is_rendered_from_templates(smtp: tuple[Recorder, int],
     assert msg["Subject"] == "Welcome, <Ana> & co"  # plain text: not escaped
     assert msg["Message-ID"] == "<k-render@salon.example>"
     assert msg.is_multipart()
-    text, html = (part.get_payload(decode=True).decode() for part in msg.walk()
-                  if not part.is_multipart())
+    text, html = (
+        part.get_payload(decode=True).decode() for part in msg.walk() if not part.is_multipart()
+    )
     assert text.strip() == "Hi <Ana>, your coupon: GIFT10"
     assert html.strip() == "<p>Hi &lt;Ana&gt;, your coupon: GIFT10</p>"  # autoescaped
 
 
-def test_recipient_and_values_from_the_customer(smtp: tuple[Recorder, int],
-                                                templates: Path) -> None:
+def test_recipient_and_values_from_the_customer(
+    smtp: tuple[Recorder, int], templates: Path
+) -> None:
     recorder, port = smtp
     channel = make_channel(config(port, templates), SentKeys(None, "email"))
-    bare = replace(make_effect("k-bare", "email", template="bare"),
-                   customer={"email": "bia@example.com", "first_name": "Bia"})
+    bare = replace(
+        make_effect("k-bare", "email", template="bare"),
+        customer={"email": "bia@example.com", "first_name": "Bia"},
+    )
     assert channel.deliver(bare).status == "sent"
     [msg] = recorder.messages
     assert msg["To"] == "bia@example.com"
     assert not msg.is_multipart() and "<p>Bia</p>" in msg.get_payload(decode=True).decode()
 
 
-@pytest.mark.parametrize(("kwargs", "words"), [
-    ({"data": {"name": "Ana", "coupon": "c"}}, "no e-mail address"),
-    ({"data": {"to": "a@b.c", "name": "Ana"}}, "'coupon' is undefined"),
-    ({"data": {"to": "a@b.c"}, "template": "missing"}, "'missing.subject.txt' not found"),
-])
-def test_unsendable_effects_fail_permanently(smtp: tuple[Recorder, int], templates: Path,
-                                             kwargs: dict[str, Any], words: str) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"data": {"name": "Ana", "coupon": "c"}}, "no e-mail address"),
+        ({"data": {"to": "a@b.c", "name": "Ana"}}, "'coupon' is undefined"),
+        ({"data": {"to": "a@b.c"}, "template": "missing"}, "'missing.subject.txt' not found"),
+    ],
+)
+def test_unsendable_effects_fail_permanently(
+    smtp: tuple[Recorder, int], templates: Path, kwargs: dict[str, Any], words: str
+) -> None:
     recorder, port = smtp
     channel = make_channel(config(port, templates), SentKeys(None, "email"))
     delivery = channel.deliver(make_effect("k-bad", "email", **kwargs))
@@ -179,9 +189,15 @@ def test_message_id_uses_the_sender_domain() -> None:
 
 
 def test_config_from_environment() -> None:
-    cfg = SmtpConfig.from_env({"JOURNEYFLOW_SMTP_HOST": "mail", "JOURNEYFLOW_SMTP_STARTTLS": "1",
-                               "JOURNEYFLOW_SMTP_USERNAME": "u", "JOURNEYFLOW_SMTP_FROM": "a@b",
-                               "JOURNEYFLOW_EMAIL_TEMPLATES": "/t"})
+    cfg = SmtpConfig.from_env(
+        {
+            "JOURNEYFLOW_SMTP_HOST": "mail",
+            "JOURNEYFLOW_SMTP_STARTTLS": "1",
+            "JOURNEYFLOW_SMTP_USERNAME": "u",
+            "JOURNEYFLOW_SMTP_FROM": "a@b",
+            "JOURNEYFLOW_EMAIL_TEMPLATES": "/t",
+        }
+    )
     assert (cfg.host, cfg.effective_port, cfg.starttls, cfg.username) == ("mail", 587, True, "u")
     assert str(cfg.templates) == "/t"
     assert SmtpConfig.from_env({"JOURNEYFLOW_SMTP_SSL": "true"}).effective_port == 465
@@ -203,10 +219,28 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         pytest.skip("the openssl command is not installed: cannot make a test certificate")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -218,18 +252,27 @@ def tls_smtp(certificate: tuple[Path, Path]) -> Iterator[tuple[Recorder, int, li
     logins: list[bytes] = []
     lock = threading.Lock()
 
-    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
-                      data: Any) -> AuthResult:
+    def authenticator(
+        server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> AuthResult:
         ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
-            b"journey", b"s3cret")
+            b"journey",
+            b"s3cret",
+        )
         with lock:
             logins.append(data.login if isinstance(data, LoginPassword) else b"?")
         return AuthResult(success=ok, handled=False)  # the server answers 235/535
 
     recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port(),
-                            tls_context=server_tls, require_starttls=True,
-                            auth_required=True, authenticator=authenticator)
+    controller = Controller(
+        recorder,
+        hostname="127.0.0.1",
+        port=_free_port(),
+        tls_context=server_tls,
+        require_starttls=True,
+        auth_required=True,
+        authenticator=authenticator,
+    )
     controller.start()
     try:
         yield recorder, controller.port, logins
@@ -237,30 +280,44 @@ def tls_smtp(certificate: tuple[Path, Path]) -> Iterator[tuple[Recorder, int, li
         controller.stop()
 
 
-def test_starttls_and_login(tls_smtp: tuple[Recorder, int, list[bytes]], templates: Path,
-                            certificate: tuple[Path, Path]) -> None:
+def test_starttls_and_login(
+    tls_smtp: tuple[Recorder, int, list[bytes]], templates: Path, certificate: tuple[Path, Path]
+) -> None:
     recorder, port, logins = tls_smtp
-    cfg = config(port, templates, starttls=True, username="journey", password="s3cret",
-                 cafile=str(certificate[0]))
+    cfg = config(
+        port,
+        templates,
+        starttls=True,
+        username="journey",
+        password="s3cret",
+        cafile=str(certificate[0]),
+    )
     assert make_channel(cfg, SentKeys(None, "email")).deliver(effect("k-tls")).status == "sent"
     assert logins == [b"journey"]
     assert recorder.accepted("k-tls") == 1
 
 
 def test_wrong_password_is_temporary_and_says_what_to_check(
-        tls_smtp: tuple[Recorder, int, list[bytes]], templates: Path,
-        certificate: tuple[Path, Path]) -> None:
+    tls_smtp: tuple[Recorder, int, list[bytes]], templates: Path, certificate: tuple[Path, Path]
+) -> None:
     recorder, port, _ = tls_smtp
-    cfg = config(port, templates, starttls=True, username="journey", password="nope",
-                 cafile=str(certificate[0]))
+    cfg = config(
+        port,
+        templates,
+        starttls=True,
+        username="journey",
+        password="nope",
+        cafile=str(certificate[0]),
+    )
     delivery = make_channel(cfg, SentKeys(None, "email")).deliver(effect("k-auth"))
     assert delivery.status == "temporary_failure"
     assert "JOURNEYFLOW_SMTP_PASSWORD" in (delivery.detail or "")
     assert recorder.messages == []
 
 
-def test_untrusted_certificate_is_refused(tls_smtp: tuple[Recorder, int, list[bytes]],
-                                          templates: Path) -> None:
+def test_untrusted_certificate_is_refused(
+    tls_smtp: tuple[Recorder, int, list[bytes]], templates: Path
+) -> None:
     recorder, port, _ = tls_smtp
     cfg = config(port, templates, starttls=True, username="journey", password="s3cret")
     delivery = make_channel(cfg, SentKeys(None, "email")).deliver(effect("k-untrusted"))
@@ -269,8 +326,9 @@ def test_untrusted_certificate_is_refused(tls_smtp: tuple[Recorder, int, list[by
     assert recorder.messages == []
 
 
-def test_without_starttls_the_server_refuses(tls_smtp: tuple[Recorder, int, list[bytes]],
-                                             templates: Path) -> None:
+def test_without_starttls_the_server_refuses(
+    tls_smtp: tuple[Recorder, int, list[bytes]], templates: Path
+) -> None:
     recorder, port, _ = tls_smtp
     cfg = config(port, templates, username="journey", password="s3cret")
     delivery = make_channel(cfg, SentKeys(None, "email")).deliver(effect("k-plain"))
@@ -283,8 +341,9 @@ def test_implicit_tls(certificate: tuple[Path, Path], templates: Path) -> None:
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_tls.load_cert_chain(cert, key)
     recorder = Recorder()
-    controller = Controller(recorder, hostname="127.0.0.1", port=_free_port(),
-                            ssl_context=server_tls)
+    controller = Controller(
+        recorder, hostname="127.0.0.1", port=_free_port(), ssl_context=server_tls
+    )
     controller.start()
     try:
         cfg = config(controller.port, templates, ssl=True, cafile=str(cert))

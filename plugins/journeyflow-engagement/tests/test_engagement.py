@@ -9,17 +9,20 @@ import journeyflow_engagement
 import pytest
 from journeyflow_engagement import EngagementConfig, EngagementSegmenter, customer_segments
 
+from journeyflow.definition.loader import load_text
 from journeyflow.exceptions import JourneyflowError
-from journeyflow.loader import load_text
-from journeyflow.plugins import Registry, build_manager
+from journeyflow.plugin.manager import Registry, build_manager
 from journeyflow.types import CustomerFacts
 
 AT = datetime(2026, 7, 1, tzinfo=timezone.utc)
 
 
 def ev(name: str, days_ago: float, kind: str = "track") -> dict[str, Any]:
-    event: dict[str, Any] = {"type": kind, "userId": "x",
-                             "timestamp": (AT - timedelta(days=days_ago)).isoformat()}
+    event: dict[str, Any] = {
+        "type": kind,
+        "userId": "x",
+        "timestamp": (AT - timedelta(days=days_ago)).isoformat(),
+    }
     if kind == "track":
         event["event"] = name
     return event
@@ -48,11 +51,14 @@ def test_dormant_needs_a_long_enough_history_without_engagement() -> None:
 
 
 def test_configuration_renames_segments() -> None:
-    config = EngagementConfig.from_env({"JOURNEYFLOW_ENGAGEMENT_OPENED": "60d",
-                                        "JOURNEYFLOW_ENGAGEMENT_CLICKED": "2w",
-                                        "JOURNEYFLOW_ENGAGEMENT_DORMANT": "365d",
-                                        "JOURNEYFLOW_ENGAGEMENT_EVENTS":
-                                            "app_opened, email_opened"})
+    config = EngagementConfig.from_env(
+        {
+            "JOURNEYFLOW_ENGAGEMENT_OPENED": "60d",
+            "JOURNEYFLOW_ENGAGEMENT_CLICKED": "2w",
+            "JOURNEYFLOW_ENGAGEMENT_DORMANT": "365d",
+            "JOURNEYFLOW_ENGAGEMENT_EVENTS": "app_opened, email_opened",
+        }
+    )
     assert config.segments == ("opened_60d", "clicked_2w", "dormant")
     assert config.engagement_events == ("app_opened", "email_opened")
     assert seg(ev("email_opened", 70), config=config) == set()
@@ -64,20 +70,29 @@ def test_configuration_renames_segments() -> None:
 
 
 def test_segmenter_result_names_every_segment() -> None:
-    customers = [CustomerFacts("a", {}, (ev("email_opened", 1),)),
-                 CustomerFacts("b", {}, (ev("signed_up", 300),)),
-                 CustomerFacts("c", {}, ())]
+    customers = [
+        CustomerFacts("a", {}, (ev("email_opened", 1),)),
+        CustomerFacts("b", {}, (ev("signed_up", 300),)),
+        CustomerFacts("c", {}, ()),
+    ]
     assert EngagementSegmenter()(customers, AT) == {
-        "opened_90d": frozenset({"a"}), "clicked_30d": frozenset(), "dormant": frozenset({"b"})}
+        "opened_90d": frozenset({"a"}),
+        "clicked_30d": frozenset(),
+        "dormant": frozenset({"b"}),
+    }
 
 
 def test_hook_registers_engagement_segments() -> None:
     pm = build_manager(entry_points=False, disabled=())
     pm.register(journeyflow_engagement, name="engagement")
     known = Registry.from_manager(pm).known_names()
-    assert {"engagement:opened_90d", "engagement:clicked_30d", "engagement:dormant"} \
-        <= known.segments
-    load_text("""\
+    assert {
+        "engagement:opened_90d",
+        "engagement:clicked_30d",
+        "engagement:dormant",
+    } <= known.segments
+    load_text(
+        """\
 journey: win-back-openers
 version: 1
 title: Openers who went quiet
@@ -88,4 +103,6 @@ states:
     transitions:
       - {after: 1d, to: done}
   done: {final: true}
-""", known=known)
+""",
+        known=known,
+    )

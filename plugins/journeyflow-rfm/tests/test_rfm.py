@@ -22,20 +22,25 @@ from journeyflow_rfm import (
 )
 from journeyflow_rfm.scores import name_segment, segment_names
 
+from journeyflow.definition.loader import load_file
 from journeyflow.exceptions import JourneyflowError
-from journeyflow.loader import load_file
-from journeyflow.plugins import Registry, build_manager
+from journeyflow.plugin.manager import Registry, build_manager
 from journeyflow.types import CustomerFacts
 
 AT = datetime(2026, 7, 1, tzinfo=timezone.utc)
 JOURNEYS = Path(__file__).resolve().parents[3] / "journeys"
 
 
-def order(days_ago: float, total: Any, name: str = "order_completed",
-          prop: str = "total") -> dict[str, Any]:
-    return {"type": "track", "event": name, "userId": "x",
-            "timestamp": (AT - timedelta(days=days_ago)).isoformat(),
-            "properties": {prop: total}}
+def order(
+    days_ago: float, total: Any, name: str = "order_completed", prop: str = "total"
+) -> dict[str, Any]:
+    return {
+        "type": "track",
+        "event": name,
+        "userId": "x",
+        "timestamp": (AT - timedelta(days=days_ago)).isoformat(),
+        "properties": {prop: total},
+    }
 
 
 def facts(cid: str, *events: dict[str, Any]) -> CustomerFacts:
@@ -81,15 +86,31 @@ def test_every_score_triple_has_exactly_one_default_segment() -> None:
         assert name_segment(DEFAULT_RULES, r, f, m) is not None, (r, f, m)
 
 
-@pytest.mark.parametrize(("score", "segment"), [
-    ("555", "champions"), ("545", "champions"), ("554", "champions"),
-    ("454", "loyal"), ("553", "loyal"), ("343", "loyal"),
-    ("224", "at_risk"), ("131", "at_risk"), ("213", "at_risk"),
-    ("155", "cant_lose"), ("244", "cant_lose"),
-    ("111", "inactive"), ("122", "inactive"),
-    ("211", "hibernating"), ("312", "about_to_sleep"), ("333", "need_attention"),
-    ("515", "new"), ("414", "new"), ("523", "promising"), ("552", "promising"),
-])
+@pytest.mark.parametrize(
+    ("score", "segment"),
+    [
+        ("555", "champions"),
+        ("545", "champions"),
+        ("554", "champions"),
+        ("454", "loyal"),
+        ("553", "loyal"),
+        ("343", "loyal"),
+        ("224", "at_risk"),
+        ("131", "at_risk"),
+        ("213", "at_risk"),
+        ("155", "cant_lose"),
+        ("244", "cant_lose"),
+        ("111", "inactive"),
+        ("122", "inactive"),
+        ("211", "hibernating"),
+        ("312", "about_to_sleep"),
+        ("333", "need_attention"),
+        ("515", "new"),
+        ("414", "new"),
+        ("523", "promising"),
+        ("552", "promising"),
+    ],
+)
 def test_seed_003_cells_and_the_other_segments(score: str, segment: str) -> None:
     r, f, m = (int(c) for c in score)
     assert name_segment(DEFAULT_RULES, r, f, m) == segment
@@ -105,8 +126,14 @@ def test_segment_names_keep_rule_order_without_repeats() -> None:
 
 def test_default_figures_window_and_names() -> None:
     customers = [
-        facts("a", order(400, 1000), order(10, 20), order(2.5, "30.5"),
-              order(-1, 99), order(1, 5, name="page_viewed")),
+        facts(
+            "a",
+            order(400, 1000),
+            order(10, 20),
+            order(2.5, "30.5"),
+            order(-1, 99),
+            order(1, 5, name="page_viewed"),
+        ),
         facts("b"),
         facts("c", order(0, None), order(0, True)),
     ]
@@ -115,18 +142,25 @@ def test_default_figures_window_and_names() -> None:
     assert rows["a"].frequency == 3 and rows["a"].monetary == pytest.approx(1050.5)
     assert rows["a"].recency == pytest.approx(2.5)
     assert rows["c"].frequency == 2 and rows["c"].monetary == 0 and rows["c"].recency == 0
-    windowed = {r.customer_id: r.figures
-                for r in rfm_table(customers, AT, RfmConfig(window=timedelta(days=365)))}
+    windowed = {
+        r.customer_id: r.figures
+        for r in rfm_table(customers, AT, RfmConfig(window=timedelta(days=365)))
+    }
     assert windowed["a"].frequency == 2 and windowed["a"].monetary == pytest.approx(50.5)
     other = RfmConfig(order_event="purchase", amount_property="value")
-    assert rfm_table([facts("d", order(3, 7, name="purchase", prop="value"))], AT, other)[0] \
-        .figures.monetary == 7
+    assert (
+        rfm_table([facts("d", order(3, 7, name="purchase", prop="value"))], AT, other)[
+            0
+        ].figures.monetary
+        == 7
+    )
 
 
 def test_lifetimes_figures_group_days_and_skip_the_first() -> None:
     events = [order(30, 10), order(30, 5), order(20.2, 7), order(20.1, 3), order(5, 100)]
-    table = rfm_table([facts("a", *events), facts("b", order(3, 50))], AT,
-                      RfmConfig(definitions="lifetimes"))
+    table = rfm_table(
+        [facts("a", *events), facts("b", order(3, 50))], AT, RfmConfig(definitions="lifetimes")
+    )
     a, b = (row.figures for row in table)
     assert (a.frequency, a.recency, a.age, a.monetary) == (2, 25.0, 30.0, 55.0)  # (10 + 100) / 2
     assert a.days_since_last == 5.0
@@ -139,8 +173,10 @@ def test_one_customer_scores_three_everywhere() -> None:
 
 
 def test_segmenter_puts_the_best_customers_in_champions() -> None:
-    customers = [facts(f"c{i:02d}", *[order(100 - i * 4 + k, 10 * i) for k in range(i + 1)])
-                 for i in range(25)]
+    customers = [
+        facts(f"c{i:02d}", *[order(100 - i * 4 + k, 10 * i) for k in range(i + 1)])
+        for i in range(25)
+    ]
     result = RfmSegmenter()(customers, AT)
     assert set(result) == set(segment_names(DEFAULT_RULES))
     assert result["champions"] == {"c20", "c21", "c22", "c23", "c24"}
@@ -152,10 +188,14 @@ def test_segmenter_puts_the_best_customers_in_champions() -> None:
 
 
 def test_config_from_env_and_mapping() -> None:
-    config = RfmConfig.from_env({"JOURNEYFLOW_RFM_ORDER_EVENT": "purchase",
-                                 "JOURNEYFLOW_RFM_AMOUNT": "value",
-                                 "JOURNEYFLOW_RFM_WINDOW": "52w",
-                                 "JOURNEYFLOW_RFM_DEFINITIONS": "lifetimes"})
+    config = RfmConfig.from_env(
+        {
+            "JOURNEYFLOW_RFM_ORDER_EVENT": "purchase",
+            "JOURNEYFLOW_RFM_AMOUNT": "value",
+            "JOURNEYFLOW_RFM_WINDOW": "52w",
+            "JOURNEYFLOW_RFM_DEFINITIONS": "lifetimes",
+        }
+    )
     assert config == RfmConfig("purchase", "value", timedelta(weeks=52), "lifetimes")
     assert RfmConfig.from_mapping({"window": "all"}, config).window is None
     with pytest.raises(JourneyflowError, match="unknown"):

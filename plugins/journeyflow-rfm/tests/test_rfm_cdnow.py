@@ -42,18 +42,36 @@ def cdnow() -> Any:
 def customers(cdnow: Any) -> list[CustomerFacts]:
     """The orders as stored track events, one CustomerFacts per customer, by id."""
     by_customer: dict[str, list[dict[str, Any]]] = {}
-    for cid, ts, total in zip(cdnow["customer_id"], cdnow["timestamp"], cdnow["dollar_value"],
-                              strict=True):
+    for cid, ts, total in zip(
+        cdnow["customer_id"], cdnow["timestamp"], cdnow["dollar_value"], strict=True
+    ):
         by_customer.setdefault(cid, []).append(
-            {"type": "track", "event": "order_completed", "userId": cid,
-             "timestamp": ts.isoformat(), "properties": {"total": float(total)}})
+            {
+                "type": "track",
+                "event": "order_completed",
+                "userId": cid,
+                "timestamp": ts.isoformat(),
+                "properties": {"total": float(total)},
+            }
+        )
     return [CustomerFacts(cid, {}, tuple(by_customer[cid])) for cid in sorted(by_customer)]
 
 
 def _frame(rows: Iterator[Any] | list[Any]) -> Any:
     return pd.DataFrame(
-        [(r.customer_id, r.figures.frequency, r.figures.recency, r.figures.age,
-          r.figures.monetary, r.r, r.f, r.m) for r in rows],
+        [
+            (
+                r.customer_id,
+                r.figures.frequency,
+                r.figures.recency,
+                r.figures.age,
+                r.figures.monetary,
+                r.r,
+                r.f,
+                r.m,
+            )
+            for r in rows
+        ],
         columns=["customer_id", "frequency", "recency", "T", "monetary", "r", "f", "m"],
     ).set_index("customer_id")
 
@@ -63,14 +81,21 @@ def _qcut(values: Any, labels: list[int]) -> Any:
 
 
 def test_lifetimes_definitions_equal_summary_data_for_every_customer(
-        cdnow: Any, customers: list[CustomerFacts]) -> None:
+    cdnow: Any, customers: list[CustomerFacts]
+) -> None:
     from lifetimes.utils import summary_data_from_transaction_data
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expected = summary_data_from_transaction_data(
-            cdnow, "customer_id", "date", "dollar_value", datetime_format="%Y%m%d",
-            observation_period_end="19980630", freq="D")
+            cdnow,
+            "customer_id",
+            "date",
+            "dollar_value",
+            datetime_format="%Y%m%d",
+            observation_period_end="19980630",
+            freq="D",
+        )
     ours = _frame(rfm_table(customers, END, RfmConfig(definitions="lifetimes")))
     assert len(ours) == len(expected) == 23_570
     expected = expected.loc[ours.index]
@@ -85,11 +110,15 @@ def test_lifetimes_definitions_equal_summary_data_for_every_customer(
 
 
 def test_default_definitions_equal_a_pandas_groupby(
-        cdnow: Any, customers: list[CustomerFacts]) -> None:
+    cdnow: Any, customers: list[CustomerFacts]
+) -> None:
     at = pd.Timestamp(END)
     grouped = cdnow.groupby("customer_id", sort=True).agg(
-        last=("timestamp", "max"), first=("timestamp", "min"),
-        frequency=("timestamp", "count"), monetary=("dollar_value", "sum"))
+        last=("timestamp", "max"),
+        first=("timestamp", "min"),
+        frequency=("timestamp", "count"),
+        monetary=("dollar_value", "sum"),
+    )
     grouped["recency"] = (at - grouped["last"]).dt.total_seconds() / 86400
     grouped["T"] = (at - grouped["first"]).dt.total_seconds() / 86400
     ours = _frame(rfm_table(customers, END))

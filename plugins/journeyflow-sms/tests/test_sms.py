@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from journeyflow_sms import SmsConfig, make_channel
 
-from journeyflow.conformance import ChannelConformance, LocalHTTPServer, make_effect
-from journeyflow.outbox import SentKeys
+from journeyflow.delivery.outbox import SentKeys
+from journeyflow.testing.conformance import ChannelConformance, LocalHTTPServer, make_effect
 from journeyflow.types import Channel, Effect
 
 TOKEN = "tok-123"
@@ -41,8 +41,9 @@ class Harness:
         self.server, self.templates, self.keys = server, templates, tmp / "sent.sqlite3"
 
     def channel(self, *, timeout: float) -> Channel:
-        return make_channel(config(self.server, self.templates, timeout),
-                            SentKeys(self.keys, "sms"))
+        return make_channel(
+            config(self.server, self.templates, timeout), SentKeys(self.keys, "sms")
+        )
 
     def effect(self, key: str) -> Effect:
         return make_effect(key, "sms", data={"to": "+15550100", "coupon": "GIFT10"})
@@ -68,39 +69,51 @@ def test_posts_to_messages_with_bearer_token(server: LocalHTTPServer, templates:
     assert request["path"] == "/v1/messages"
     assert request["headers"]["authorization"] == f"Bearer {TOKEN}"
     assert json.loads(request["body"]) == {
-        "to": "+1555", "body": "Hi! Your coupon: X9", "from": "Salon", "reference": "k1"}
+        "to": "+1555",
+        "body": "Hi! Your coupon: X9",
+        "from": "Salon",
+        "reference": "k1",
+    }
 
 
-def test_phone_from_customer_attributes_and_body_from_data(server: LocalHTTPServer,
-                                                           templates: Path) -> None:
+def test_phone_from_customer_attributes_and_body_from_data(
+    server: LocalHTTPServer, templates: Path
+) -> None:
     from dataclasses import replace
 
     channel = make_channel(config(server, templates), SentKeys(None, "sms"))
-    effect = replace(make_effect("k2", "sms", template=None, data={"body": "See you at 3pm"}),
-                     customer={"phone": "+1777"})
+    effect = replace(
+        make_effect("k2", "sms", template=None, data={"body": "See you at 3pm"}),
+        customer={"phone": "+1777"},
+    )
     assert channel.deliver(effect).status == "sent"
     sent = json.loads(server.requests[0]["body"])
     assert (sent["to"], sent["body"]) == ("+1777", "See you at 3pm")
 
 
-def test_wrong_token_is_a_temporary_configuration_problem(server: LocalHTTPServer,
-                                                          templates: Path) -> None:
+def test_wrong_token_is_a_temporary_configuration_problem(
+    server: LocalHTTPServer, templates: Path
+) -> None:
     bad = SmsConfig(f"{server.url}/v1", "wrong", None, templates, 5)
     delivery = make_channel(bad, SentKeys(None, "sms")).deliver(
-        make_effect("k3", "sms", data={"to": "+1", "coupon": "c"}))
+        make_effect("k3", "sms", data={"to": "+1", "coupon": "c"})
+    )
     assert delivery.status == "temporary_failure"
     assert "JOURNEYFLOW_SMS_TOKEN" in (delivery.detail or "")
 
 
-@pytest.mark.parametrize(("data", "template", "words"), [
-    ({"coupon": "c"}, "welcome", "no phone number"),
-    ({"to": "+1"}, "welcome", "'coupon' is undefined"),
-    ({"to": "+1"}, "missing", "no SMS template 'missing.txt'"),
-    ({"to": "+1"}, None, "needs `template:`"),
-])
+@pytest.mark.parametrize(
+    ("data", "template", "words"),
+    [
+        ({"coupon": "c"}, "welcome", "no phone number"),
+        ({"to": "+1"}, "welcome", "'coupon' is undefined"),
+        ({"to": "+1"}, "missing", "no SMS template 'missing.txt'"),
+        ({"to": "+1"}, None, "needs `template:`"),
+    ],
+)
 def test_unsendable_effects_fail_permanently_with_a_reason(
-        server: LocalHTTPServer, templates: Path, data: dict[str, str], template: str | None,
-        words: str) -> None:
+    server: LocalHTTPServer, templates: Path, data: dict[str, str], template: str | None, words: str
+) -> None:
     channel = make_channel(config(server, templates), SentKeys(None, "sms"))
     delivery = channel.deliver(make_effect("k4", "sms", template=template, data=data))
     assert delivery.status == "permanent_failure"

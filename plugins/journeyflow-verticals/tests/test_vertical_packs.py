@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 from journeyflow_verticals import PACKS, template_path
 
-from journeyflow.builtin.verticals import VERTICALS as SEED
 from journeyflow.cli import main
+from journeyflow.definition.loader import analyse_file
 from journeyflow.exceptions import JourneyflowError, PluginError
-from journeyflow.journeytest import collect, run_case
-from journeyflow.loader import analyse_file
-from journeyflow.plugins import Registry, build_manager
+from journeyflow.plugin.builtin.verticals import VERTICALS as SEED
+from journeyflow.plugin.manager import Registry, build_manager
+from journeyflow.testing.journeytest import collect, run_case
 from journeyflow.types import Vertical
 
 SEED_IDS = {v.id for v in SEED}
@@ -35,8 +35,11 @@ def test_packs_register_beside_the_seed_verticals() -> None:
     registry = _registry()
     assert set(registry.verticals) >= SEED_IDS  # the built-in ones are still there
     packs = {p.id for p in PACKS}
-    assert packs == {"fashion-beauty/bridal-salon", "food-beverage/cafe",
-                     "business-services/marketing-agency"}
+    assert packs == {
+        "fashion-beauty/bridal-salon",
+        "food-beverage/cafe",
+        "business-services/marketing-agency",
+    }
     assert not packs & SEED_IDS
     for pack in PACKS:
         assert pack.parent in SEED_IDS and pack.id.startswith(pack.parent + "/")
@@ -64,8 +67,9 @@ def _known() -> object:
 
 
 @pytest.mark.parametrize("pack", PACKS, ids=lambda p: p.id)
-def test_templates_validate_strictly_with_the_plugins_names(pack: journeyflow_verticals.Pack,
-                                                            ) -> None:
+def test_templates_validate_strictly_with_the_plugins_names(
+    pack: journeyflow_verticals.Pack,
+) -> None:
     known = _known()
     for name in pack.templates:
         path = template_path(name)
@@ -93,7 +97,8 @@ def test_thresholds_are_settings_the_segmenters_take() -> None:
         rfm.RfmSegmenter().configured(pack.segment_thresholds["rfm"])
         engagement.EngagementSegmenter().configured(pack.segment_thresholds["engagement"])
     cafe = engagement.EngagementSegmenter().configured(
-        dict(PACKS[1].segment_thresholds)["engagement"])
+        dict(PACKS[1].segment_thresholds)["engagement"]
+    )
     assert cafe.config.segments == ("opened_30d", "clicked_2w", "dormant")
 
 

@@ -16,9 +16,9 @@ from journeyflow_webhook import (
     verify,
 )
 
-from journeyflow.conformance import ChannelConformance, LocalHTTPServer, make_effect
-from journeyflow.outbox import SentKeys
-from journeyflow.plugins import Registry, build_manager
+from journeyflow.delivery.outbox import SentKeys
+from journeyflow.plugin.manager import Registry, build_manager
+from journeyflow.testing.conformance import ChannelConformance, LocalHTTPServer, make_effect
 from journeyflow.types import Channel, Effect
 
 SECRET = "s3cret"
@@ -38,8 +38,10 @@ class Harness:
         self.keys = tmp / "sent.sqlite3"
 
     def channel(self, *, timeout: float) -> Channel:
-        return make_channel(WebhookConfig(f"{self.server.url}/hook", SECRET, timeout),
-                            SentKeys(self.keys, "webhook"))
+        return make_channel(
+            WebhookConfig(f"{self.server.url}/hook", SECRET, timeout),
+            SentKeys(self.keys, "webhook"),
+        )
 
     def effect(self, key: str) -> Effect:
         return make_effect(key, "webhook", data={"coupon": "GIFT10"})
@@ -57,8 +59,9 @@ class TestWebhookConformance(ChannelConformance):
         return Harness(server, tmp_path)
 
 
-def test_request_is_signed_json_with_idempotency_key(server: LocalHTTPServer,
-                                                      tmp_path: Path) -> None:
+def test_request_is_signed_json_with_idempotency_key(
+    server: LocalHTTPServer, tmp_path: Path
+) -> None:
     channel = Harness(server, tmp_path).channel(timeout=5)
     effect = make_effect("k-signed", "webhook", data={"coupon": "GIFT10"})
     assert channel.deliver(effect).status == "sent"
@@ -68,9 +71,11 @@ def test_request_is_signed_json_with_idempotency_key(server: LocalHTTPServer,
     assert headers["content-type"] == "application/json"
     assert headers["idempotency-key"] == "k-signed"
     assert headers["x-journeyflow-signature"] == sign(
-        SECRET, headers["x-journeyflow-timestamp"], body)
-    assert verify(SECRET, body, headers["x-journeyflow-timestamp"],
-                  headers["x-journeyflow-signature"])
+        SECRET, headers["x-journeyflow-timestamp"], body
+    )
+    assert verify(
+        SECRET, body, headers["x-journeyflow-timestamp"], headers["x-journeyflow-signature"]
+    )
     sent = json.loads(body)
     assert sent["key"] == "k-signed" and sent["data"] == {"coupon": "GIFT10"}
     assert sent["journey"] == "conformance" and sent["template"] == "welcome"
@@ -86,21 +91,33 @@ def test_verify_refuses_tampering_and_replays() -> None:
     assert not verify(SECRET, body, "soon", signature, now=1000)
 
 
-def test_url_from_effect_data_overrides_the_default(server: LocalHTTPServer,
-                                                    tmp_path: Path) -> None:
-    channel = make_channel(WebhookConfig("http://127.0.0.1:9/never", SECRET, 5),
-                           SentKeys(tmp_path / "k.sqlite3", "webhook"))
+def test_url_from_effect_data_overrides_the_default(
+    server: LocalHTTPServer, tmp_path: Path
+) -> None:
+    channel = make_channel(
+        WebhookConfig("http://127.0.0.1:9/never", SECRET, 5),
+        SentKeys(tmp_path / "k.sqlite3", "webhook"),
+    )
     effect = make_effect("k-url", "webhook", data={"url": f"{server.url}/other", "x": 1})
     assert channel.deliver(effect).status == "sent"
     assert server.requests[0]["path"] == "/other"
     assert "url" not in json.loads(server.requests[0]["body"])["data"]
 
 
-@pytest.mark.parametrize(("status", "expected"), [
-    (200, "sent"), (204, "sent"), (301, "permanent_failure"), (400, "permanent_failure"),
-    (404, "permanent_failure"), (408, "temporary_failure"), (429, "temporary_failure"),
-    (500, "temporary_failure"), (503, "temporary_failure"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (200, "sent"),
+        (204, "sent"),
+        (301, "permanent_failure"),
+        (400, "permanent_failure"),
+        (404, "permanent_failure"),
+        (408, "temporary_failure"),
+        (429, "temporary_failure"),
+        (500, "temporary_failure"),
+        (503, "temporary_failure"),
+    ],
+)
 def test_status_codes(status: int, expected: str) -> None:
     assert classify(status).status == expected
 

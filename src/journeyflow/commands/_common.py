@@ -10,10 +10,10 @@ from typing import IO, Any, TypeVar
 import click
 
 from journeyflow.clock import Clock
-from journeyflow.engine import Engine
+from journeyflow.definition.loader import LoadedJourney, load_paths
 from journeyflow.exceptions import JourneyflowError
-from journeyflow.loader import LoadedJourney, load_paths
-from journeyflow.plugins import Observer, Registry, build_manager
+from journeyflow.plugin.manager import Observer, Registry, build_manager
+from journeyflow.runtime.engine import Engine
 from journeyflow.store.base import Store
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -7,10 +7,10 @@ from datetime import datetime
 
 import click
 
-from journeyflow.backtest import backtest
 from journeyflow.clock import as_utc
 from journeyflow.commands._common import database_option
-from journeyflow.loader import load_file
+from journeyflow.definition.loader import load_file
+from journeyflow.simulation.backtest import backtest
 from journeyflow.store import open_store
 
 _FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]

@@ -6,16 +6,20 @@ import click
 
 from journeyflow.clock import SystemClock
 from journeyflow.commands._common import database_option
-from journeyflow.outbox import dispatch
-from journeyflow.plugins import Registry, build_manager
+from journeyflow.delivery.outbox import dispatch
+from journeyflow.plugin.manager import Registry, build_manager
 from journeyflow.store import open_store
 
 
 @click.command("deliver")
 @database_option
 @click.option("--limit", default=1000, show_default=True, help="deliveries in this run at most")
-@click.option("--max-attempts", default=5, show_default=True,
-              help="a temporary failure on this attempt fails the effect")
+@click.option(
+    "--max-attempts",
+    default=5,
+    show_default=True,
+    help="a temporary failure on this attempt fails the effect",
+)
 def command(database: str, limit: int, max_attempts: int) -> None:
     """Deliver pending effects (sends, tasks) whose time has come, then print counts.
 
@@ -26,8 +30,9 @@ def command(database: str, limit: int, max_attempts: int) -> None:
     store = open_store(database)
     try:
         registry = Registry.from_manager(build_manager())
-        report = dispatch(store, registry, clock=SystemClock(), limit=limit,
-                          max_attempts=max_attempts)
+        report = dispatch(
+            store, registry, clock=SystemClock(), limit=limit, max_attempts=max_attempts
+        )
     finally:
         store.close()
     for channel, counts in sorted(report.by_channel.items()):

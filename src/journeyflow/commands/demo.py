@@ -19,9 +19,9 @@ from journeyflow.commands._common import (
     make_engine,
     plugin_registry,
 )
-from journeyflow.population import population
-from journeyflow.report import build_report, format_report
-from journeyflow.segmentation import SegmentSchedule
+from journeyflow.reports.standing import build_report, format_report
+from journeyflow.runtime.segments import SegmentSchedule
+from journeyflow.simulation.population import population
 from journeyflow.store import open_store
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from journeyflow.loader import load_file
+from journeyflow.definition.loader import load_file
 from journeyflow.render.graph import IMAGE_FORMATS, TEXT_FORMATS, render_graph
 
 

@@ -10,8 +10,8 @@ import click
 
 from journeyflow.clock import as_utc
 from journeyflow.commands._common import database_option, plugin_registry
+from journeyflow.definition.loader import load_text
 from journeyflow.exceptions import JourneyflowError
-from journeyflow.loader import load_text
 from journeyflow.store import open_store
 from journeyflow.store.base import Store
 from journeyflow.types import KpiCollector, StageHistory
@@ -23,14 +23,22 @@ DEFAULT_WINDOW = timedelta(days=30)
 @click.command("kpis")
 @database_option
 @click.option("--journey", "journey", help="the KPIs this journey names, and its funnel per stage")
-@click.option("--since", type=click.DateTime(formats=_FORMATS),
-              help="window start (UTC; default: 30 days before --until)")
-@click.option("--until", type=click.DateTime(formats=_FORMATS),
-              help="window end, excluded (UTC; default: now)")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
-def command(database: str, journey: str | None, since: datetime | None, until: datetime | None,
-            fmt: str) -> None:
+@click.option(
+    "--since",
+    type=click.DateTime(formats=_FORMATS),
+    help="window start (UTC; default: 30 days before --until)",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(formats=_FORMATS),
+    help="window end, excluded (UTC; default: now)",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def command(
+    database: str, journey: str | None, since: datetime | None, until: datetime | None, fmt: str
+) -> None:
     """Print KPIs over [--since, --until); growth KPIs compare with the window before.
 
     Without --journey: every KPI the installed plugins register. With it: the
@@ -40,8 +48,9 @@ def command(database: str, journey: str | None, since: datetime | None, until: d
     end = as_utc(until) if until is not None else datetime.now(timezone.utc)
     start = as_utc(since) if since is not None else end - DEFAULT_WINDOW
     if start >= end:
-        raise click.UsageError(f"--since ({start.isoformat()}) must be before --until "
-                               f"({end.isoformat()})")
+        raise click.UsageError(
+            f"--since ({start.isoformat()}) must be before --until ({end.isoformat()})"
+        )
     registry = plugin_registry()
     store = open_store(database)
     try:
@@ -54,8 +63,13 @@ def command(database: str, journey: str | None, since: datetime | None, until: d
         _echo(report)
 
 
-def kpi_report(store: Store, kpis: dict[str, KpiCollector], start: datetime, end: datetime,
-               journey: str | None = None) -> dict[str, Any]:
+def kpi_report(
+    store: Store,
+    kpis: dict[str, KpiCollector],
+    start: datetime,
+    end: datetime,
+    journey: str | None = None,
+) -> dict[str, Any]:
     """The KPIs over [start, end) as a JSON-ready dict (what the command prints).
 
     :raises JourneyflowError: the journey is not in the store
@@ -73,9 +87,13 @@ def kpi_report(store: Store, kpis: dict[str, KpiCollector], start: datetime, end
     for name in wanted:
         k = kpis[name]
         values[name] = {"title": k.title, "unit": k.unit, "value": _safe(k, events, start, end)}
-    report: dict[str, Any] = {"since": start.isoformat(), "until": end.isoformat(),
-                              "previous_since": previous.isoformat(), "kpis": values,
-                              "not_registered": missing}
+    report: dict[str, Any] = {
+        "since": start.isoformat(),
+        "until": end.isoformat(),
+        "previous_since": previous.isoformat(),
+        "kpis": values,
+        "not_registered": missing,
+    }
     if history is not None:
         per_stage = {n: k for n, k in sorted(kpis.items()) if k.per_stage is not None}
         stages: dict[str, dict[str, float | None]] = {s: {} for s in history.stages}
@@ -83,13 +101,17 @@ def kpi_report(store: Store, kpis: dict[str, KpiCollector], start: datetime, end
             assert k.per_stage is not None
             for stage, value in k.per_stage(history, start, end).items():
                 stages.setdefault(stage, {})[name] = value
-        report["journey"] = {"name": history.journey, "stages": stages,
-                             "units": {n: k.unit for n, k in per_stage.items()}}
+        report["journey"] = {
+            "name": history.journey,
+            "stages": stages,
+            "units": {n: k.unit for n, k in per_stage.items()},
+        }
     return report
 
 
-def _safe(k: KpiCollector, events: list[dict[str, Any]], start: datetime,
-          end: datetime) -> float | None:
+def _safe(
+    k: KpiCollector, events: list[dict[str, Any]], start: datetime, end: datetime
+) -> float | None:
     try:
         return k.compute(events, start, end)
     except Exception as exc:  # one collector failing never hides the others
@@ -101,8 +123,10 @@ def stage_history(store: Store, journey: str) -> tuple[StageHistory, list[str]]:
     history, and the KPI names it and its states list."""
     versions = sorted(store.journey_versions(journey))
     if not versions:
-        raise JourneyflowError(f"journey {journey!r} has never run on this database; "
-                               "check the name (`journeyflow kpis` without --journey lists all)")
+        raise JourneyflowError(
+            f"journey {journey!r} has never run on this database; "
+            "check the name (`journeyflow kpis` without --journey lists all)"
+        )
     stages: list[str] = []
     state_stages: dict[str, str] = {}
     named: list[str] = []
@@ -117,11 +141,17 @@ def stage_history(store: Store, journey: str) -> tuple[StageHistory, list[str]]:
                 state_stages[state_name] = state.stage
             named.extend(state.kpis)
     moves = tuple(
-        {"enrolment_id": h.enrolment_id, "customer_id": h.customer_id, "kind": h.kind,
-         "from_state": h.from_state, "to_state": h.to_state, "at": as_utc(h.at)}
-        for h in sorted(store.get_history(None, journey), key=lambda h: (h.at, h.seq)))
-    return (StageHistory(journey, tuple(stages), state_stages, moves),
-            list(dict.fromkeys(named)))
+        {
+            "enrolment_id": h.enrolment_id,
+            "customer_id": h.customer_id,
+            "kind": h.kind,
+            "from_state": h.from_state,
+            "to_state": h.to_state,
+            "at": as_utc(h.at),
+        }
+        for h in sorted(store.get_history(None, journey), key=lambda h: (h.at, h.seq))
+    )
+    return (StageHistory(journey, tuple(stages), state_stages, moves), list(dict.fromkeys(named)))
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -132,16 +162,20 @@ def _fmt(value: float | None, unit: str) -> str:
 
 
 def _echo(report: dict[str, Any]) -> None:
-    click.echo(f"KPIs {report['since']} to {report['until']} "
-               f"(growth compares with {report['previous_since']} to {report['since']})")
+    click.echo(
+        f"KPIs {report['since']} to {report['until']} "
+        f"(growth compares with {report['previous_since']} to {report['since']})"
+    )
     width = max((len(n) for n in report["kpis"]), default=0)
     for name, k in report["kpis"].items():
         click.echo(f"  {name:<{width}}  {_fmt(k['value'], k['unit']):<28} {k['title']}")
     if not report["kpis"]:
         click.echo("  (no KPI collectors: install journeyflow-kpis)")
     if report["not_registered"]:
-        click.echo(f"  not computed (no installed plugin registers them): "
-                   f"{', '.join(report['not_registered'])}")
+        click.echo(
+            f"  not computed (no installed plugin registers them): "
+            f"{', '.join(report['not_registered'])}"
+        )
     journey = report.get("journey")
     if journey:
         click.echo(f"\nfunnel of {journey['name']}:")

@@ -6,7 +6,7 @@ import click
 
 from journeyflow.clock import SystemClock
 from journeyflow.commands._common import database_option, journeys_option, make_engine
-from journeyflow.migration import migrate
+from journeyflow.runtime.migration import migrate
 from journeyflow.store import open_store
 
 

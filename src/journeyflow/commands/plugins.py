@@ -6,12 +6,13 @@ import json
 
 import click
 
-from journeyflow.plugins import Registry, blocked_names, build_manager, describe_plugins
+from journeyflow.plugin.manager import Registry, blocked_names, build_manager, describe_plugins
 
 
 @click.command("plugins")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 def command(fmt: str) -> None:
     """List plugins: name, distribution and version, hooks, what each registers.
 
@@ -22,8 +23,16 @@ def command(fmt: str) -> None:
     registry = Registry.from_manager(pm)
     plugins = describe_plugins(pm, registry)
     if fmt == "json":
-        click.echo(json.dumps({"plugins": plugins, "disabled": list(blocked_names(pm)),
-                               "problems": registry.problems}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "plugins": plugins,
+                    "disabled": list(blocked_names(pm)),
+                    "problems": registry.problems,
+                },
+                indent=2,
+            )
+        )
         return
     for p in plugins:
         origin = f"{p['distribution']} {p['version']}" if p["distribution"] else "not packaged"

@@ -11,7 +11,12 @@ from pathlib import Path
 
 import click
 
-from journeyflow.schema import DEFAULT_SCHEMA_PATH, render_schema, schema_differs, write_schema
+from journeyflow.definition.schema import (
+    DEFAULT_SCHEMA_PATH,
+    render_schema,
+    schema_differs,
+    write_schema,
+)
 
 
 @click.command("schema")

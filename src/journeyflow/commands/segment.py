@@ -19,10 +19,10 @@ from journeyflow.commands._common import (
     make_engine,
     plugin_registry,
 )
-from journeyflow.durations import parse_duration
+from journeyflow.definition.durations import parse_duration
 from journeyflow.exceptions import DurationError, JourneyflowError
-from journeyflow.plugins import Registry
-from journeyflow.segmentation import ALL, SegmentationResult, recompute, resolve_segmenters
+from journeyflow.plugin.manager import Registry
+from journeyflow.runtime.segments import ALL, SegmentationResult, recompute, resolve_segmenters
 from journeyflow.store import open_store
 
 _FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]
@@ -32,17 +32,36 @@ _FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]
 @click.argument("name")
 @database_option
 @journeys_option
-@click.option("--at", "at", type=click.DateTime(formats=_FORMATS),
-              help="compute as of this moment (UTC; a date is its midnight); default: now")
+@click.option(
+    "--at",
+    "at",
+    type=click.DateTime(formats=_FORMATS),
+    help="compute as of this moment (UTC; a date is its midnight); default: now",
+)
 @click.option("--every", help="recompute on this cadence with the real clock (e.g. 1d, 6h)")
-@click.option("--times", type=click.IntRange(min=1),
-              help="with --every: stop after this many runs (default: run until stopped)")
-@click.option("--vertical", envvar="JOURNEYFLOW_VERTICAL",
-              help="apply this vertical's segment thresholds (env JOURNEYFLOW_VERTICAL)")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
-def command(name: str, database: str, journey_paths: tuple[str, ...], at: datetime | None,
-            every: str | None, times: int | None, vertical: str | None, fmt: str) -> None:
+@click.option(
+    "--times",
+    type=click.IntRange(min=1),
+    help="with --every: stop after this many runs (default: run until stopped)",
+)
+@click.option(
+    "--vertical",
+    envvar="JOURNEYFLOW_VERTICAL",
+    help="apply this vertical's segment thresholds (env JOURNEYFLOW_VERTICAL)",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def command(
+    name: str,
+    database: str,
+    journey_paths: tuple[str, ...],
+    at: datetime | None,
+    every: str | None,
+    times: int | None,
+    vertical: str | None,
+    fmt: str,
+) -> None:
     """Recompute segmenter NAME (or `all`) over every customer and record the changes.
 
     Each customer keeps the segments of other segmenters; this one's are
@@ -63,8 +82,9 @@ def command(name: str, database: str, journey_paths: tuple[str, ...], at: dateti
     resolve_segmenters(registry, name)  # an unknown name fails before anything is opened
     thresholds = _thresholds(registry, vertical)
     clock: Clock = VirtualClock(as_utc(at)) if at is not None else SystemClock()
-    engine = make_engine(journey_paths, open_store(database), clock,
-                         journeys=_journeys(journey_paths, registry))
+    engine = make_engine(
+        journey_paths, open_store(database), clock, journeys=_journeys(journey_paths, registry)
+    )
     runs = 0
     failed = False
     try:
@@ -89,8 +109,11 @@ def _journeys(paths: tuple[str, ...], registry: Registry) -> list[Any]:
     # Without --journeys and without ./journeys, segments are still recorded;
     # nobody is enrolled.
     if not paths and not Path(DEFAULT_JOURNEYS).is_dir():
-        click.echo("note: no journeys loaded (no ./journeys, no --journeys): segments are "
-                   "recorded, nobody is enrolled", err=True)
+        click.echo(
+            "note: no journeys loaded (no ./journeys, no --journeys): segments are "
+            "recorded, nobody is enrolled",
+            err=True,
+        )
         return []
     return load_journeys(paths, registry)
 
@@ -109,14 +132,15 @@ def _echo(result: SegmentationResult, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(result.as_dict()))
     else:
-        click.echo(f"{', '.join(result.segmenters) or 'no segmenter'} at "
-                   f"{result.at.isoformat()}: {result.customers} customers, "
-                   f"{result.changed} changed")
+        click.echo(
+            f"{', '.join(result.segmenters) or 'no segmenter'} at "
+            f"{result.at.isoformat()}: {result.customers} customers, "
+            f"{result.changed} changed"
+        )
         width = max((len(n) for n in result.counts), default=0)
         for segment, members in result.counts.items():
             entered, left = result.entered.get(segment, 0), result.left.get(segment, 0)
-            click.echo(f"  {segment:<{width}}  {members:>8}   +{entered} entered  "
-                       f"-{left} left")
+            click.echo(f"  {segment:<{width}}  {members:>8}   +{entered} entered  -{left} left")
     for problem in result.problems:
         click.echo(f"Error: {problem}", err=True)
 

@@ -10,8 +10,8 @@ import click
 
 from journeyflow.clock import VirtualClock, as_utc
 from journeyflow.commands._common import load_journeys, make_engine, plugin_registry, read_jsonl
-from journeyflow.engine import Engine
-from journeyflow.report import build_report, format_report
+from journeyflow.reports.standing import build_report, format_report
+from journeyflow.runtime.engine import Engine
 from journeyflow.store import open_store
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from journeyflow.loader import load_file
+from journeyflow.definition.loader import load_file
 from journeyflow.render.table import FORMATS, render_table
 
 

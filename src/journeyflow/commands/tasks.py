@@ -6,8 +6,8 @@ import json
 
 import click
 
-from journeyflow.builtin.task import complete_task, list_tasks
 from journeyflow.commands._common import database_option
+from journeyflow.plugin.builtin.task import complete_task, list_tasks
 from journeyflow.store import open_store
 
 _LABELS = {"pending": "queued", "sent": "assigned", "done": "done"}
@@ -16,13 +16,18 @@ _LABELS = {"pending": "queued", "sent": "assigned", "done": "done"}
 @click.group("tasks", invoke_without_command=True)
 @database_option
 @click.option("--owner", help="only this owner's tasks")
-@click.option("--status", type=click.Choice(["open", "done", "all"]), default="open",
-              show_default=True, help="open: queued or assigned")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--status",
+    type=click.Choice(["open", "done", "all"]),
+    default="open",
+    show_default=True,
+    help="open: queued or assigned",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.pass_context
-def command(ctx: click.Context, database: str, owner: str | None, status: str,
-            fmt: str) -> None:
+def command(ctx: click.Context, database: str, owner: str | None, status: str, fmt: str) -> None:
     """List tasks, oldest first; `journeyflow tasks done KEY` marks one done."""
     ctx.ensure_object(dict)
     ctx.obj["database"] = database
@@ -34,26 +39,47 @@ def command(ctx: click.Context, database: str, owner: str | None, status: str,
     finally:
         store.close()
     if fmt == "json":
-        click.echo(json.dumps([{
-            "key": t.key, "status": _LABELS.get(t.status, t.status), "owner": t.data.get("owner"),
-            "title": t.data.get("title"), "description": t.data.get("description"),
-            "due": t.data.get("due"), "customer": t.customer_id, "journey": t.journey,
-            "state": t.data.get("state"), "created_at": t.created_at.isoformat(),
-        } for t in tasks], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "key": t.key,
+                        "status": _LABELS.get(t.status, t.status),
+                        "owner": t.data.get("owner"),
+                        "title": t.data.get("title"),
+                        "description": t.data.get("description"),
+                        "due": t.data.get("due"),
+                        "customer": t.customer_id,
+                        "journey": t.journey,
+                        "state": t.data.get("state"),
+                        "created_at": t.created_at.isoformat(),
+                    }
+                    for t in tasks
+                ],
+                indent=2,
+            )
+        )
         return
     for t in tasks:
         due = f" (due {t.data['due']})" if t.data.get("due") else ""
         label = _LABELS.get(t.status, t.status)
-        click.echo(f"{t.key[:12]}  {t.created_at:%Y-%m-%d %H:%M}  {label:<8} "
-                   f"{t.data.get('owner') or '-':<16} {t.data.get('title')}{due}  "
-                   f"[{t.journey} / {t.customer_id}]")
+        click.echo(
+            f"{t.key[:12]}  {t.created_at:%Y-%m-%d %H:%M}  {label:<8} "
+            f"{t.data.get('owner') or '-':<16} {t.data.get('title')}{due}  "
+            f"[{t.journey} / {t.customer_id}]"
+        )
     click.echo(f"{len(tasks)} {status} task{'' if len(tasks) == 1 else 's'}", err=True)
 
 
 @command.command("done")
 @click.argument("key")
-@click.option("--database", "-d", "database", default=None,
-              help="as for `journeyflow tasks` (may be given before or after `done`)")
+@click.option(
+    "--database",
+    "-d",
+    "database",
+    default=None,
+    help="as for `journeyflow tasks` (may be given before or after `done`)",
+)
 @click.pass_context
 def done(ctx: click.Context, key: str, database: str | None) -> None:
     """Mark the task whose key starts with KEY done (the first 12 characters shown

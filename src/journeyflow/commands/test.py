@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from journeyflow.commands._common import plugin_registry
-from journeyflow.journeytest import (
+from journeyflow.testing.journeytest import (
     CaseResult,
     coverage,
     format_coverage,
@@ -27,20 +27,45 @@ NO_TESTS = 5  # as pytest: nothing was collected
 
 @click.command("test")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-@click.option("-k", "keyword", metavar="TEXT",
-              help="Only tests whose id (`path::name`) contains TEXT, ignoring case.")
-@click.option("--with-all", is_flag=True,
-              help="Load every journey of the PATHs in each test (for journeys that react "
-                   "to each other's `emit:`), not only the journey under test.")
-@click.option("--junit-xml", "junit_path", type=click.Path(dir_okay=False),
-              help="Also write the results as JUnit XML to this file.")
-@click.option("--coverage", "with_coverage", is_flag=True,
-              help="Report, per journey, the states and transitions its tests never "
-                   "exercised, and a percentage.")
-@click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PERCENT",
-              help="With --coverage (implied): exit 1 when the total coverage is lower.")
-def command(paths: tuple[str, ...], keyword: str | None, with_all: bool,
-            junit_path: str | None, with_coverage: bool, fail_under: float | None) -> None:
+@click.option(
+    "-k",
+    "keyword",
+    metavar="TEXT",
+    help="Only tests whose id (`path::name`) contains TEXT, ignoring case.",
+)
+@click.option(
+    "--with-all",
+    is_flag=True,
+    help="Load every journey of the PATHs in each test (for journeys that react "
+    "to each other's `emit:`), not only the journey under test.",
+)
+@click.option(
+    "--junit-xml",
+    "junit_path",
+    type=click.Path(dir_okay=False),
+    help="Also write the results as JUnit XML to this file.",
+)
+@click.option(
+    "--coverage",
+    "with_coverage",
+    is_flag=True,
+    help="Report, per journey, the states and transitions its tests never "
+    "exercised, and a percentage.",
+)
+@click.option(
+    "--fail-under",
+    type=click.FloatRange(0, 100),
+    metavar="PERCENT",
+    help="With --coverage (implied): exit 1 when the total coverage is lower.",
+)
+def command(
+    paths: tuple[str, ...],
+    keyword: str | None,
+    with_all: bool,
+    junit_path: str | None,
+    with_coverage: bool,
+    fail_under: float | None,
+) -> None:
     """Run the `tests:` of journey files and of `*.test.yaml` files.
 
     PATHs are journey files, `*.test.yaml` files or folders (searched
@@ -61,8 +86,14 @@ def command(paths: tuple[str, ...], keyword: str | None, with_all: bool,
         click.echo(f"{_WORD[result.outcome]} {result.nodeid}")
 
     functions = plugin_registry().functions()  # CEL functions of the installed plugins
-    session = run(list(paths), with_all=with_all, keyword=keyword, coverage=with_coverage,
-                  functions=functions, on_result=show)
+    session = run(
+        list(paths),
+        with_all=with_all,
+        keyword=keyword,
+        coverage=with_coverage,
+        functions=functions,
+        on_result=show,
+    )
     for err in session.errors:
         click.echo(f"ERROR {err.path}")
     reports = [r.message for r in session.results if r.outcome != "passed"]
@@ -77,13 +108,13 @@ def command(paths: tuple[str, ...], keyword: str | None, with_all: bool,
         click.echo("\n" + format_coverage(report))
         if fail_under is not None and total_percent(report) < fail_under:
             covered_ok = False
-            click.echo(f"coverage {total_percent(report):.1f}% is under --fail-under "
-                       f"{fail_under:g}%")
+            click.echo(
+                f"coverage {total_percent(report):.1f}% is under --fail-under {fail_under:g}%"
+            )
     if junit_path is not None:
         Path(junit_path).write_bytes(junit_xml(session))
     tests = len(session.results)
-    click.echo(f"\nran {tests} journey test{'s' if tests != 1 else ''} in "
-               f"{session.duration:.2f}s")
+    click.echo(f"\nran {tests} journey test{'s' if tests != 1 else ''} in {session.duration:.2f}s")
     click.echo(session.summary())
     if not session.ok or not covered_ok:
         raise SystemExit(1)

@@ -19,9 +19,9 @@ import json
 
 import click
 
-from journeyflow.checks import KnownNames
+from journeyflow.definition.checks import KnownNames
+from journeyflow.definition.loader import Analysis, analyse_paths, source_lines
 from journeyflow.exceptions import JourneyflowError, Problem
-from journeyflow.loader import Analysis, analyse_paths, source_lines
 
 MAX_PER_FILE = 10  # keep one broken file to about one screen
 
@@ -29,11 +29,21 @@ MAX_PER_FILE = 10  # keep one broken file to about one screen
 @click.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--strict", is_flag=True, help="fail on warnings too")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="text for people, json for tools")
-@click.option("--plugins/--no-plugins", default=True, show_default=True,
-              help="check channel, segment, KPI, vertical and CEL function names against "
-              "the installed plugins, or against the first-party names only")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools",
+)
+@click.option(
+    "--plugins/--no-plugins",
+    default=True,
+    show_default=True,
+    help="check channel, segment, KPI, vertical and CEL function names against "
+    "the installed plugins, or against the first-party names only",
+)
 def command(paths: tuple[str, ...], strict: bool, fmt: str, plugins: bool) -> None:
     """Check journey files (folders: every *.yaml/*.yml except *.test.yaml)."""
     results = analyse_paths(paths, known=installed_names() if plugins else None)
@@ -56,13 +66,16 @@ def command(paths: tuple[str, ...], strict: bool, fmt: str, plugins: bool) -> No
 def installed_names() -> KnownNames | None:
     """What the installed plugins register; None (first-party names only) when
     the plugin set is broken, which `journeyflow plugins` explains."""
-    from journeyflow.plugins import Registry, build_manager
+    from journeyflow.plugin.manager import Registry, build_manager
 
     try:
         return Registry.from_manager(build_manager()).known_names()
     except JourneyflowError as exc:
-        click.echo(f"note: plugins not loaded ({exc}); names are checked against the "
-                   "first-party ones only", err=True)
+        click.echo(
+            f"note: plugins not loaded ({exc}); names are checked against the "
+            "first-party ones only",
+            err=True,
+        )
         return None
 
 
@@ -79,9 +92,11 @@ def _echo_file(result: Analysis) -> None:
     lines = source_lines(result.source)
     for problem in result.problems[:MAX_PER_FILE]:
         colour = "red" if problem.severity == "error" else "yellow"
-        click.echo(f"{problem.location()}: "
-                   f"{click.style(problem.severity, fg=colour, bold=True)} "
-                   f"{problem.code}: {problem.message}")
+        click.echo(
+            f"{problem.location()}: "
+            f"{click.style(problem.severity, fg=colour, bold=True)} "
+            f"{problem.code}: {problem.message}"
+        )
         if problem.line is not None and 0 < problem.line <= len(lines):
             text = lines[problem.line - 1].rstrip()
             shown = text if len(text) <= 120 else text[:117] + "..."
@@ -114,15 +129,27 @@ def _status(result: Analysis, strict: bool) -> str:
     return "ok"
 
 
-def _as_json(results: list[Analysis], strict: bool, errors: int,
-             warnings: int) -> dict[str, object]:
+def _as_json(
+    results: list[Analysis], strict: bool, errors: int, warnings: int
+) -> dict[str, object]:
     problems: list[Problem] = [p for r in results for p in r.problems]
     return {
-        "files": [{"file": r.path, "status": _status(r, strict), "errors": len(r.errors),
-                   "warnings": len(r.warnings),
-                   "journey": r.journey.journey if r.journey else None,
-                   "version": r.journey.version if r.journey else None} for r in results],
+        "files": [
+            {
+                "file": r.path,
+                "status": _status(r, strict),
+                "errors": len(r.errors),
+                "warnings": len(r.warnings),
+                "journey": r.journey.journey if r.journey else None,
+                "version": r.journey.version if r.journey else None,
+            }
+            for r in results
+        ],
         "problems": [p.as_dict() for p in problems],
-        "summary": {"files": len(results), "errors": errors, "warnings": warnings,
-                    "strict": strict},
+        "summary": {
+            "files": len(results),
+            "errors": errors,
+            "warnings": warnings,
+            "strict": strict,
+        },
     }

@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from journeyflow.dsl import Transition
+    from journeyflow.definition.dsl import Transition
 
 _SPACE = re.compile(r"\s+")
 

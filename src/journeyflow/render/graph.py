@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from journeyflow.dsl import Journey, Transition
+from journeyflow.definition.dsl import Journey, Transition
 from journeyflow.exceptions import JourneyflowError
 from journeyflow.render import guard_text, one_line, shorten, trigger_text
 

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
-from journeyflow.dsl import (
+from journeyflow.definition.dsl import (
     EmitAction,
     Journey,
     SendAction,

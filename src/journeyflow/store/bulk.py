@@ -6,7 +6,7 @@ per value): measured on the benchmark, about a quarter of the SQL engine's
 time per event. On SQLite, a `BulkStatement` compiles the statement once,
 converts only the columns whose type needs it (timestamps, JSON), and hands the
 driver plain tuples (`exec_driver_sql`). The rows are the same, value for value:
-`tests/test_store_bulk.py` compares them with SQLAlchemy's own.
+`tests/store/test_store_bulk.py` compares them with SQLAlchemy's own.
 
 Other databases keep `conn.execute`: psycopg batches an executemany itself, and
 SQLAlchemy's own bulk insert for PostgreSQL ("insertmanyvalues") is fast there.

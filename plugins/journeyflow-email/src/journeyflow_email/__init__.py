@@ -44,8 +44,8 @@ from typing import Any
 
 import jinja2
 
-from journeyflow.outbox import SentKeys, state_dir
-from journeyflow.plugins import hookimpl
+from journeyflow.delivery.outbox import SentKeys, state_dir
+from journeyflow.plugin.manager import hookimpl
 from journeyflow.types import Channel, Delivery, Effect
 
 __version__ = "0.1.0"
@@ -106,9 +106,11 @@ class Templates:
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(folder),
             # autoescape on everywhere but plain-text files (subject, .txt)
-            autoescape=jinja2.select_autoescape(disabled_extensions=("txt",), default=True,
-                                                default_for_string=True),
-            undefined=jinja2.StrictUndefined)
+            autoescape=jinja2.select_autoescape(
+                disabled_extensions=("txt",), default=True, default_for_string=True
+            ),
+            undefined=jinja2.StrictUndefined,
+        )
 
     def render(self, name: str, context: Mapping[str, Any]) -> Rendered:
         subject = self.env.get_template(f"{name}.subject.txt").render(context)
@@ -152,17 +154,26 @@ class EmailChannel:
         """The message for an effect, or a permanent failure saying why not."""
         to = effect.data.get("to") or effect.customer.get("email")
         if not to:
-            return Delivery.give_up(f"no e-mail address for customer {effect.customer_id!r}: "
-                                    "put `to: '=customer.email'` in the send's data")
+            return Delivery.give_up(
+                f"no e-mail address for customer {effect.customer_id!r}: "
+                "put `to: '=customer.email'` in the send's data"
+            )
         if not effect.template:
             return Delivery.give_up("an e-mail needs `template:`")
-        context = {"customer": dict(effect.customer), "customer_id": effect.customer_id,
-                   "journey": effect.journey, "effect_key": effect.key, **effect.data}
+        context = {
+            "customer": dict(effect.customer),
+            "customer_id": effect.customer_id,
+            "journey": effect.journey,
+            "effect_key": effect.key,
+            **effect.data,
+        }
         try:
             rendered = self.templates.render(effect.template, context)
         except jinja2.TemplateNotFound as exc:
-            return Delivery.give_up(f"e-mail template {exc.name!r} not found in "
-                                    f"{self.config.templates} (JOURNEYFLOW_EMAIL_TEMPLATES)")
+            return Delivery.give_up(
+                f"e-mail template {exc.name!r} not found in "
+                f"{self.config.templates} (JOURNEYFLOW_EMAIL_TEMPLATES)"
+            )
         except jinja2.TemplateError as exc:
             return Delivery.give_up(f"e-mail template {effect.template!r}: {exc}")
         assert self.config.sender is not None
@@ -188,9 +199,12 @@ class EmailChannel:
         where = f"{cfg.host}:{cfg.effective_port}"
         try:
             smtp: smtplib.SMTP = (
-                smtplib.SMTP_SSL(cfg.host, cfg.effective_port, timeout=cfg.timeout,
-                                 context=self._context())
-                if cfg.ssl else smtplib.SMTP(cfg.host, cfg.effective_port, timeout=cfg.timeout))
+                smtplib.SMTP_SSL(
+                    cfg.host, cfg.effective_port, timeout=cfg.timeout, context=self._context()
+                )
+                if cfg.ssl
+                else smtplib.SMTP(cfg.host, cfg.effective_port, timeout=cfg.timeout)
+            )
             with smtp:
                 if cfg.starttls and not cfg.ssl:
                     smtp.starttls(context=self._context())
@@ -201,9 +215,11 @@ class EmailChannel:
             code, text = next(iter(exc.recipients.values()))
             return _by_code(code, f"{where} refused the recipient: {code} {_text(text)}")
         except smtplib.SMTPAuthenticationError as exc:  # fixable configuration: retry later
-            return Delivery.retry(f"{where} refused the login ({exc.smtp_code} "
-                                  f"{_text(exc.smtp_error)}): check JOURNEYFLOW_SMTP_USERNAME "
-                                  "and JOURNEYFLOW_SMTP_PASSWORD")
+            return Delivery.retry(
+                f"{where} refused the login ({exc.smtp_code} "
+                f"{_text(exc.smtp_error)}): check JOURNEYFLOW_SMTP_USERNAME "
+                "and JOURNEYFLOW_SMTP_PASSWORD"
+            )
         except smtplib.SMTPNotSupportedError as exc:
             return Delivery.retry(f"{where}: {exc}; check JOURNEYFLOW_SMTP_STARTTLS/SSL")
         except smtplib.SMTPResponseException as exc:
@@ -225,9 +241,12 @@ def make_channel(config: SmtpConfig | None = None, sent: SentKeys | None = None)
     """The `email` Channel (configuration from the environment by default)."""
     config = config or SmtpConfig.from_env()
     sent = sent or SentKeys(state_dir() / "sent-keys.sqlite3", NAME)
-    return Channel(NAME, deliver=EmailChannel(config, sent),
-                   description="e-mail over SMTP from Jinja2 templates",
-                   timeout=config.timeout)
+    return Channel(
+        NAME,
+        deliver=EmailChannel(config, sent),
+        description="e-mail over SMTP from Jinja2 templates",
+        timeout=config.timeout,
+    )
 
 
 @hookimpl

@@ -21,9 +21,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from journeyflow.clock import as_utc
-from journeyflow.durations import format_duration, parse_duration
+from journeyflow.definition.durations import format_duration, parse_duration
 from journeyflow.exceptions import JourneyflowError
-from journeyflow.plugins import hookimpl
+from journeyflow.plugin.manager import hookimpl
 from journeyflow.types import CustomerFacts, Segmenter
 
 __all__ = ["ENGAGEMENT_EVENTS", "EngagementConfig", "EngagementSegmenter", "segmenter"]
@@ -33,9 +33,19 @@ NAME = "engagement"
 # What counts as the customer engaging with the brand: answering e-mail,
 # coming to the site or the shop, talking to us, buying.
 ENGAGEMENT_EVENTS: tuple[str, ...] = (
-    "email_opened", "email_clicked", "site_visited", "product_viewed", "content_viewed",
-    "chat_started", "store_visited", "order_completed", "survey_answered", "nps_answered",
-    "review_submitted", "ugc_posted", "social_interaction",
+    "email_opened",
+    "email_clicked",
+    "site_visited",
+    "product_viewed",
+    "content_viewed",
+    "chat_started",
+    "store_visited",
+    "order_completed",
+    "survey_answered",
+    "nps_answered",
+    "review_submitted",
+    "ugc_posted",
+    "social_interaction",
 )
 
 
@@ -63,8 +73,9 @@ class EngagementConfig:
         return (self.opened, self.clicked, "dormant")
 
     @classmethod
-    def from_mapping(cls, values: Mapping[str, Any],
-                     base: EngagementConfig | None = None) -> EngagementConfig:
+    def from_mapping(
+        cls, values: Mapping[str, Any], base: EngagementConfig | None = None
+    ) -> EngagementConfig:
         """From text settings (environment, a vertical's `segment_thresholds["engagement"]`):
         `opened`, `clicked`, `dormant` (durations), `events` (comma-separated or a list),
         `open_event`, `click_event`."""
@@ -72,11 +83,16 @@ class EngagementConfig:
         allowed = {"opened", "clicked", "dormant", "events", "open_event", "click_event"}
         unknown = set(values) - allowed
         if unknown:
-            raise JourneyflowError(f"engagement settings {sorted(unknown)} are unknown; use "
-                                   f"{', '.join(sorted(allowed))}")
+            raise JourneyflowError(
+                f"engagement settings {sorted(unknown)} are unknown; use "
+                f"{', '.join(sorted(allowed))}"
+            )
         changes: dict[str, Any] = {}
-        for key, attr in (("opened", "opened_window"), ("clicked", "clicked_window"),
-                          ("dormant", "dormant_after")):
+        for key, attr in (
+            ("opened", "opened_window"),
+            ("clicked", "clicked_window"),
+            ("dormant", "dormant_after"),
+        ):
             if values.get(key):
                 changes[attr] = parse_duration(str(values[key]))
         if values.get("events"):
@@ -93,8 +109,13 @@ class EngagementConfig:
         """`JOURNEYFLOW_ENGAGEMENT_OPENED`, `_CLICKED`, `_DORMANT`, `_EVENTS`."""
         env = os.environ if environ is None else environ
         keys = ("opened", "clicked", "dormant", "events")
-        return cls.from_mapping({k: env[f"JOURNEYFLOW_ENGAGEMENT_{k.upper()}"] for k in keys
-                                 if f"JOURNEYFLOW_ENGAGEMENT_{k.upper()}" in env})
+        return cls.from_mapping(
+            {
+                k: env[f"JOURNEYFLOW_ENGAGEMENT_{k.upper()}"]
+                for k in keys
+                if f"JOURNEYFLOW_ENGAGEMENT_{k.upper()}" in env
+            }
+        )
 
 
 def _time(value: Any) -> datetime | None:
@@ -109,8 +130,7 @@ def _time(value: Any) -> datetime | None:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else as_utc(moment)
 
 
-def customer_segments(customer: CustomerFacts, at: datetime,
-                      config: EngagementConfig) -> set[str]:
+def customer_segments(customer: CustomerFacts, at: datetime, config: EngagementConfig) -> set[str]:
     """The engagement segments of one customer at `at`."""
     first: datetime | None = None
     last_open = last_click = last_engaged = None
@@ -135,8 +155,11 @@ def customer_segments(customer: CustomerFacts, at: datetime,
     if last_click is not None and last_click > at - config.clicked_window:
         found.add(config.clicked)
     quiet_since = at - config.dormant_after
-    if (first is not None and first <= quiet_since
-            and (last_engaged is None or last_engaged <= quiet_since)):
+    if (
+        first is not None
+        and first <= quiet_since
+        and (last_engaged is None or last_engaged <= quiet_since)
+    ):
         found.add("dormant")
     return found
 
@@ -148,8 +171,9 @@ class EngagementSegmenter:
     def __init__(self, config: EngagementConfig | None = None) -> None:
         self.config = config or EngagementConfig()
 
-    def __call__(self, customers: Iterable[CustomerFacts],
-                 at: datetime) -> Mapping[str, frozenset[str]]:
+    def __call__(
+        self, customers: Iterable[CustomerFacts], at: datetime
+    ) -> Mapping[str, frozenset[str]]:
         at = as_utc(at)
         found: dict[str, set[str]] = {name: set() for name in self.config.segments}
         for customer in customers:
@@ -165,11 +189,16 @@ def segmenter(config: EngagementConfig | None = None) -> Segmenter:
     """The `engagement` Segmenter record (default: configured from the environment)."""
     config = config or EngagementConfig.from_env()
     return Segmenter(
-        NAME, config.segments, compute=EngagementSegmenter(config),
-        description=(f"{config.opened}: {config.open_event} in the last "
-                     f"{format_duration(config.opened_window)}; {config.clicked}: "
-                     f"{config.click_event} in the last {format_duration(config.clicked_window)}; "
-                     f"dormant: no engagement event in {format_duration(config.dormant_after)}"))
+        NAME,
+        config.segments,
+        compute=EngagementSegmenter(config),
+        description=(
+            f"{config.opened}: {config.open_event} in the last "
+            f"{format_duration(config.opened_window)}; {config.clicked}: "
+            f"{config.click_event} in the last {format_duration(config.clicked_window)}; "
+            f"dormant: no engagement event in {format_duration(config.dormant_after)}"
+        ),
+    )
 
 
 @hookimpl

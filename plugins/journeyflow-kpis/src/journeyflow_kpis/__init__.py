@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from journeyflow.exceptions import JourneyflowError
-from journeyflow.plugins import hookimpl
+from journeyflow.plugin.manager import hookimpl
 from journeyflow.types import KpiCollector
 from journeyflow_kpis.collectors import Settings, specs
 from journeyflow_kpis.funnel import funnel_conversion, stage_entries, time_in_stage
@@ -38,31 +38,51 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         loyal = 0
     if loyal < 1:
         raise JourneyflowError(f"JOURNEYFLOW_KPI_LOYAL_ORDERS={raw!r}: write a whole number >= 1")
-    return Settings(promoted_product=env.get("JOURNEYFLOW_KPI_PROMOTED_PRODUCT") or None,
-                    launched_product=env.get("JOURNEYFLOW_KPI_LAUNCHED_PRODUCT") or None,
-                    loyal_orders=loyal)
+    return Settings(
+        promoted_product=env.get("JOURNEYFLOW_KPI_PROMOTED_PRODUCT") or None,
+        launched_product=env.get("JOURNEYFLOW_KPI_LAUNCHED_PRODUCT") or None,
+        loyal_orders=loyal,
+    )
 
 
-def _per_stage_only(events: Iterable[Mapping[str, Any]], start: datetime,
-                    end: datetime) -> float | None:
+def _per_stage_only(
+    events: Iterable[Mapping[str, Any]], start: datetime, end: datetime
+) -> float | None:
     return None  # a per-stage KPI: see `per_stage`
 
 
 def collectors(settings: Settings | None = None) -> list[KpiCollector]:
     """Every KPI collector of this plugin."""
     settings = settings or settings_from_env()
-    found = [KpiCollector(s.name, s.title, compute=s.compute, unit=s.unit,
-                          description=s.description) for s in specs(settings)]
+    found = [
+        KpiCollector(s.name, s.title, compute=s.compute, unit=s.unit, description=s.description)
+        for s in specs(settings)
+    ]
     found += [
-        KpiCollector("stage_entries", "Entries per stage", compute=_per_stage_only,
-                     unit="enrolments", per_stage=stage_entries,
-                     description="stage visits that started in the window"),
-        KpiCollector("funnel_conversion", "Funnel conversion per stage", compute=_per_stage_only,
-                     unit="%", per_stage=funnel_conversion,
-                     description="% of the stage's entrants that reached a later stage"),
-        KpiCollector("time_in_stage", "Time in stage", compute=_per_stage_only, unit="days",
-                     per_stage=time_in_stage,
-                     description="mean days of the stage visits that ended in the window"),
+        KpiCollector(
+            "stage_entries",
+            "Entries per stage",
+            compute=_per_stage_only,
+            unit="enrolments",
+            per_stage=stage_entries,
+            description="stage visits that started in the window",
+        ),
+        KpiCollector(
+            "funnel_conversion",
+            "Funnel conversion per stage",
+            compute=_per_stage_only,
+            unit="%",
+            per_stage=funnel_conversion,
+            description="% of the stage's entrants that reached a later stage",
+        ),
+        KpiCollector(
+            "time_in_stage",
+            "Time in stage",
+            compute=_per_stage_only,
+            unit="days",
+            per_stage=time_in_stage,
+            description="mean days of the stage visits that ended in the window",
+        ),
     ]
     return found
 

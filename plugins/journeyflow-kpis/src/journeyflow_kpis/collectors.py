@@ -28,10 +28,19 @@ SOCIAL = "social_metrics"
 PLAN_ACTION = "plan_action_completed"
 NPS = "nps_answered"
 # A customer reaching out or answering: what "customer interactions" counts.
-INTERACTIONS: frozenset[str] = frozenset({
-    "email_opened", "email_clicked", "chat_started", "social_interaction", "review_submitted",
-    "ugc_posted", "nps_answered", "survey_answered", "whatsapp_message_received",
-})
+INTERACTIONS: frozenset[str] = frozenset(
+    {
+        "email_opened",
+        "email_clicked",
+        "chat_started",
+        "social_interaction",
+        "review_submitted",
+        "ugc_posted",
+        "nps_answered",
+        "survey_answered",
+        "whatsapp_message_received",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -57,8 +66,11 @@ def when(event: Event) -> datetime | None:
             return None
     else:
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None \
+    return (
+        moment.replace(tzinfo=timezone.utc)
+        if moment.tzinfo is None
         else moment.astimezone(timezone.utc)
+    )
 
 
 def name(event: Event) -> str | None:
@@ -90,8 +102,9 @@ def props(event: Event) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def windows(events: Iterable[Event], start: datetime,
-            end: datetime) -> tuple[list[Event], list[Event]]:
+def windows(
+    events: Iterable[Event], start: datetime, end: datetime
+) -> tuple[list[Event], list[Event]]:
     """(this window's events, the previous window's), each oldest first."""
     previous_start = start - (end - start)
     this: list[Event] = []
@@ -118,14 +131,17 @@ def _growth_of(measure: Callable[[list[Event]], float]) -> Callable[..., float |
     def compute(events: Iterable[Event], start: datetime, end: datetime) -> float | None:
         this, previous = windows(events, start, end)
         return growth(measure(this), measure(previous))
+
     return compute
 
 
-def _in_window(measure: Callable[[list[Event], datetime, datetime], float | None],
-               ) -> Callable[..., float | None]:
+def _in_window(
+    measure: Callable[[list[Event], datetime, datetime], float | None],
+) -> Callable[..., float | None]:
     def compute(events: Iterable[Event], start: datetime, end: datetime) -> float | None:
         this, _ = windows(events, start, end)
         return measure(this, start, end)
+
     return compute
 
 
@@ -153,8 +169,9 @@ def _average_ticket(events: list[Event], start: datetime, end: datetime) -> floa
 
 def revenue(events: list[Event]) -> float:
     """Order totals less refunds."""
-    return (math.fsum(number(props(e), "total", "revenue") for e in _named(events, ORDER))
-            - math.fsum(number(props(e), "total", "amount") for e in _named(events, REFUND)))
+    return math.fsum(
+        number(props(e), "total", "revenue") for e in _named(events, ORDER)
+    ) - math.fsum(number(props(e), "total", "amount") for e in _named(events, REFUND))
 
 
 def product_sales(events: list[Event], product: str | None, flag: str) -> float:
@@ -170,8 +187,11 @@ def product_sales(events: list[Event], product: str | None, flag: str) -> float:
             for item in items:
                 if not isinstance(item, Mapping):
                     continue
-                hit = (item.get("product_id") == product or item.get("sku") == product) \
-                    if product is not None else item.get(flag) is True
+                hit = (
+                    (item.get("product_id") == product or item.get("sku") == product)
+                    if product is not None
+                    else item.get(flag) is True
+                )
                 if hit:
                     total += number(item, "price") * number(item, "quantity", default=1.0)
         elif product is not None and p.get("product_id") == product:
@@ -227,6 +247,7 @@ def _cost_per(kind: str) -> Callable[[list[Event], datetime, datetime], float | 
         if not count or not _named(events, AD_SPEND):
             return None  # no spend reported is not "free": not enough data
         return spend(events) / count
+
     return measure
 
 
@@ -258,6 +279,7 @@ def _nps(events: list[Event], start: datetime, end: datetime) -> float | None:
 def _count(*names: str) -> Callable[[list[Event], datetime, datetime], float | None]:
     def measure(events: list[Event], start: datetime, end: datetime) -> float | None:
         return float(len(_named(events, *names)))
+
     return measure
 
 
@@ -277,43 +299,110 @@ def specs(settings: Settings) -> tuple[Spec, ...]:
     """Every event KPI, configured."""
     loyal = settings.loyal_orders
     return (
-        Spec("customers_per_day", "Customers per day", "customers/day",
-             _in_window(_customers_per_day),
-             f"distinct buyers per UTC day ({ORDER}), averaged over the window's days"),
-        Spec("average_ticket", "Average ticket", "currency",
-             _in_window(_average_ticket), f"mean {ORDER}.properties.total"),
-        Spec("promoted_product_sales_growth", "Sales growth of the promoted product", "%",
-             _growth_of(lambda ev: product_sales(ev, settings.promoted_product, "promoted")),
-             "growth of the promoted product's sales (order items), window on previous window"),
-        Spec("launched_product_sales_growth", "Sales growth of the launched product", "%",
-             _growth_of(lambda ev: product_sales(ev, settings.launched_product, "launched")),
-             "growth of the launched product's sales (order items), window on previous window"),
-        Spec("revenue_growth", "Revenue growth", "%", _growth_of(revenue),
-             f"growth of {ORDER} totals less {REFUND} totals"),
-        Spec("social_engagement_rate", "Social engagement rate", "%",
-             _in_window(_engagement_rate),
-             f"{SOCIAL}: interactions / reach (or impressions), summed over the window"),
-        Spec("follower_growth", "Follower growth", "%", _follower_growth,
-             f"followers ({SOCIAL}, last report per platform) at the window's end "
-             "on those at its start"),
-        Spec("site_traffic_growth", "Site traffic growth", "%",
-             _growth_of(lambda ev: float(len(_named(ev, SITE_VISIT)))),
-             f"growth of {SITE_VISIT} events (visits)"),
-        Spec("cost_per_lead", "Cost per lead", "currency", _in_window(_cost_per(LEAD)),
-             f"{AD_SPEND}.properties.amount summed / {LEAD} events"),
-        Spec("cost_per_sale", "Cost per sale conversion", "currency",
-             _in_window(_cost_per(ORDER)), f"{AD_SPEND}.properties.amount summed / {ORDER} events"),
-        Spec("customer_interactions_growth", "Growth of customer interactions", "%",
-             _growth_of(lambda ev: float(len(_named(ev, *INTERACTIONS)))),
-             "growth of interaction events: " + ", ".join(sorted(INTERACTIONS))),
-        Spec("loyal_customers_growth", "Growth of loyal customers", "%",
-             _growth_of(lambda ev: float(loyal_customers(ev, loyal))),
-             f"growth of customers with at least {loyal} {ORDER} events in the window"),
-        Spec("plan_actions_implemented", "Marketing plan actions done", "actions",
-             _in_window(_count(PLAN_ACTION)), f"{PLAN_ACTION} events"),
-        Spec("repeat_purchase_rate", "Repeat purchase rate", "%",
-             _in_window(_repeat_purchase_rate),
-             f"share of the window's buyers with at least two {ORDER} events"),
-        Spec("nps", "Net Promoter Score", "points", _in_window(_nps),
-             f"{NPS}.properties.score 0-10: % promoters (9-10) - % detractors (0-6)"),
+        Spec(
+            "customers_per_day",
+            "Customers per day",
+            "customers/day",
+            _in_window(_customers_per_day),
+            f"distinct buyers per UTC day ({ORDER}), averaged over the window's days",
+        ),
+        Spec(
+            "average_ticket",
+            "Average ticket",
+            "currency",
+            _in_window(_average_ticket),
+            f"mean {ORDER}.properties.total",
+        ),
+        Spec(
+            "promoted_product_sales_growth",
+            "Sales growth of the promoted product",
+            "%",
+            _growth_of(lambda ev: product_sales(ev, settings.promoted_product, "promoted")),
+            "growth of the promoted product's sales (order items), window on previous window",
+        ),
+        Spec(
+            "launched_product_sales_growth",
+            "Sales growth of the launched product",
+            "%",
+            _growth_of(lambda ev: product_sales(ev, settings.launched_product, "launched")),
+            "growth of the launched product's sales (order items), window on previous window",
+        ),
+        Spec(
+            "revenue_growth",
+            "Revenue growth",
+            "%",
+            _growth_of(revenue),
+            f"growth of {ORDER} totals less {REFUND} totals",
+        ),
+        Spec(
+            "social_engagement_rate",
+            "Social engagement rate",
+            "%",
+            _in_window(_engagement_rate),
+            f"{SOCIAL}: interactions / reach (or impressions), summed over the window",
+        ),
+        Spec(
+            "follower_growth",
+            "Follower growth",
+            "%",
+            _follower_growth,
+            f"followers ({SOCIAL}, last report per platform) at the window's end "
+            "on those at its start",
+        ),
+        Spec(
+            "site_traffic_growth",
+            "Site traffic growth",
+            "%",
+            _growth_of(lambda ev: float(len(_named(ev, SITE_VISIT)))),
+            f"growth of {SITE_VISIT} events (visits)",
+        ),
+        Spec(
+            "cost_per_lead",
+            "Cost per lead",
+            "currency",
+            _in_window(_cost_per(LEAD)),
+            f"{AD_SPEND}.properties.amount summed / {LEAD} events",
+        ),
+        Spec(
+            "cost_per_sale",
+            "Cost per sale conversion",
+            "currency",
+            _in_window(_cost_per(ORDER)),
+            f"{AD_SPEND}.properties.amount summed / {ORDER} events",
+        ),
+        Spec(
+            "customer_interactions_growth",
+            "Growth of customer interactions",
+            "%",
+            _growth_of(lambda ev: float(len(_named(ev, *INTERACTIONS)))),
+            "growth of interaction events: " + ", ".join(sorted(INTERACTIONS)),
+        ),
+        Spec(
+            "loyal_customers_growth",
+            "Growth of loyal customers",
+            "%",
+            _growth_of(lambda ev: float(loyal_customers(ev, loyal))),
+            f"growth of customers with at least {loyal} {ORDER} events in the window",
+        ),
+        Spec(
+            "plan_actions_implemented",
+            "Marketing plan actions done",
+            "actions",
+            _in_window(_count(PLAN_ACTION)),
+            f"{PLAN_ACTION} events",
+        ),
+        Spec(
+            "repeat_purchase_rate",
+            "Repeat purchase rate",
+            "%",
+            _in_window(_repeat_purchase_rate),
+            f"share of the window's buyers with at least two {ORDER} events",
+        ),
+        Spec(
+            "nps",
+            "Net Promoter Score",
+            "points",
+            _in_window(_nps),
+            f"{NPS}.properties.score 0-10: % promoters (9-10) - % detractors (0-6)",
+        ),
     )

@@ -59,16 +59,18 @@ def visits(history: StageHistory) -> list[Visit]:
                 stage, since = new, at
             elif kind in _ENDS:
                 if stage is not None and since is not None:
-                    found.append(Visit(enrolment, stage, since, at,
-                                       final=kind == "complete" and since == at))
+                    found.append(
+                        Visit(enrolment, stage, since, at, final=kind == "complete" and since == at)
+                    )
                 stage, since = None, None
         if stage is not None and since is not None:
             found.append(Visit(enrolment, stage, since, None))
     return found
 
 
-def stage_entries(history: StageHistory, start: datetime,
-                  end: datetime) -> Mapping[str, float | None]:
+def stage_entries(
+    history: StageHistory, start: datetime, end: datetime
+) -> Mapping[str, float | None]:
     counts: dict[str, float | None] = {s: 0.0 for s in history.stages}
     for visit in visits(history):
         if start <= visit.started < end and visit.stage in counts:
@@ -76,8 +78,9 @@ def stage_entries(history: StageHistory, start: datetime,
     return counts
 
 
-def funnel_conversion(history: StageHistory, start: datetime,
-                      end: datetime) -> Mapping[str, float | None]:
+def funnel_conversion(
+    history: StageHistory, start: datetime, end: datetime
+) -> Mapping[str, float | None]:
     order = {stage: i for i, stage in enumerate(history.stages)}
     all_visits = visits(history)
     entered: dict[str, set[str]] = {s: set() for s in history.stages}
@@ -86,8 +89,7 @@ def funnel_conversion(history: StageHistory, start: datetime,
     for visit in all_visits:
         if visit.stage not in order or visit.started >= end:
             continue
-        furthest[visit.enrolment_id] = max(furthest.get(visit.enrolment_id, -1),
-                                           order[visit.stage])
+        furthest[visit.enrolment_id] = max(furthest.get(visit.enrolment_id, -1), order[visit.stage])
     later: dict[str, set[str]] = {s: set() for s in history.stages}
     for visit in all_visits:
         if visit.stage in order and start <= visit.started < end:
@@ -102,11 +104,16 @@ def funnel_conversion(history: StageHistory, start: datetime,
     return result
 
 
-def time_in_stage(history: StageHistory, start: datetime,
-                  end: datetime) -> Mapping[str, float | None]:
+def time_in_stage(
+    history: StageHistory, start: datetime, end: datetime
+) -> Mapping[str, float | None]:
     spent: dict[str, list[float]] = {s: [] for s in history.stages}
     for visit in visits(history):
-        if (visit.ended is not None and not visit.final and start <= visit.ended < end
-                and visit.stage in spent):
+        if (
+            visit.ended is not None
+            and not visit.final
+            and start <= visit.ended < end
+            and visit.stage in spent
+        ):
             spent[visit.stage].append((visit.ended - visit.started) / timedelta(days=1))
     return {stage: (sum(days) / len(days) if days else None) for stage, days in spent.items()}

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from journeyflow.clock import as_utc
-from journeyflow.durations import parse_duration
+from journeyflow.definition.durations import parse_duration
 from journeyflow.exceptions import JourneyflowError
-from journeyflow.plugins import hookimpl
+from journeyflow.plugin.manager import hookimpl
 from journeyflow.types import CustomerFacts, Segmenter
 from journeyflow_rfm.metrics import (
     Figures,
@@ -80,7 +80,8 @@ class RfmConfig:
         if unknown:
             raise JourneyflowError(
                 f"rfm settings {sorted(unknown)} are unknown; use order_event, "
-                "amount_property, window, definitions")
+                "amount_property, window, definitions"
+            )
         changes: dict[str, Any] = {}
         for key in ("order_event", "amount_property"):
             if values.get(key):
@@ -90,8 +91,9 @@ class RfmConfig:
             changes["window"] = None if text in ("", "all") else parse_duration(text)
         if values.get("definitions"):
             if values["definitions"] not in ("default", "lifetimes"):
-                raise JourneyflowError(f"rfm definitions {values['definitions']!r} are not "
-                                       "`default` or `lifetimes`")
+                raise JourneyflowError(
+                    f"rfm definitions {values['definitions']!r} are not `default` or `lifetimes`"
+                )
             changes["definitions"] = values["definitions"]
         return replace(config, **changes)
 
@@ -99,10 +101,12 @@ class RfmConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RfmConfig:
         """`JOURNEYFLOW_RFM_ORDER_EVENT`, `_AMOUNT`, `_WINDOW`, `_DEFINITIONS`."""
         env = os.environ if environ is None else environ
-        names = {"order_event": "JOURNEYFLOW_RFM_ORDER_EVENT",
-                 "amount_property": "JOURNEYFLOW_RFM_AMOUNT",
-                 "window": "JOURNEYFLOW_RFM_WINDOW",
-                 "definitions": "JOURNEYFLOW_RFM_DEFINITIONS"}
+        names = {
+            "order_event": "JOURNEYFLOW_RFM_ORDER_EVENT",
+            "amount_property": "JOURNEYFLOW_RFM_AMOUNT",
+            "window": "JOURNEYFLOW_RFM_WINDOW",
+            "definitions": "JOURNEYFLOW_RFM_DEFINITIONS",
+        }
         return cls.from_mapping({k: env[v] for k, v in names.items() if v in env})
 
 
@@ -126,32 +130,41 @@ class RfmRow:
         return f"{self.r}{self.f}{self.m}"
 
 
-def figures(customers: Iterable[CustomerFacts], at: datetime,
-            config: RfmConfig | None = None) -> list[Figures]:
+def figures(
+    customers: Iterable[CustomerFacts], at: datetime, config: RfmConfig | None = None
+) -> list[Figures]:
     """Each customer's figures, in stream order; customers without an order are left out."""
     at = as_utc(at)
     config = config or RfmConfig()
     compute = lifetimes_figures if config.definitions == "lifetimes" else default_figures
     out: list[Figures] = []
     for customer in customers:
-        found = orders(customer.events, at, order_event=config.order_event,
-                       amount_property=config.amount_property, window=config.window)
+        found = orders(
+            customer.events,
+            at,
+            order_event=config.order_event,
+            amount_property=config.amount_property,
+            window=config.window,
+        )
         row = compute(customer.customer_id, found, at)
         if row is not None:
             out.append(row)
     return out
 
 
-def rfm_table(customers: Iterable[CustomerFacts], at: datetime,
-              config: RfmConfig | None = None) -> list[RfmRow]:
+def rfm_table(
+    customers: Iterable[CustomerFacts], at: datetime, config: RfmConfig | None = None
+) -> list[RfmRow]:
     """Figures, quintile scores and segment of every customer with an order."""
     config = config or RfmConfig()
     table = figures(customers, at, config)
     r = quintile_scores([row.days_since_last for row in table], higher_is_better=False)
     f = quintile_scores([row.frequency for row in table])
     m = quintile_scores([row.monetary for row in table])
-    return [RfmRow(row, r[i], f[i], m[i], name_segment(config.rules, r[i], f[i], m[i]))
-            for i, row in enumerate(table)]
+    return [
+        RfmRow(row, r[i], f[i], m[i], name_segment(config.rules, r[i], f[i], m[i]))
+        for i, row in enumerate(table)
+    ]
 
 
 class RfmSegmenter:
@@ -163,8 +176,9 @@ class RfmSegmenter:
     def __init__(self, config: RfmConfig | None = None) -> None:
         self.config = config or RfmConfig()
 
-    def __call__(self, customers: Iterable[CustomerFacts],
-                 at: datetime) -> Mapping[str, frozenset[str]]:
+    def __call__(
+        self, customers: Iterable[CustomerFacts], at: datetime
+    ) -> Mapping[str, frozenset[str]]:
         found: dict[str, set[str]] = {name: set() for name in segment_names(self.config.rules)}
         for row in rfm_table(customers, at, self.config):
             if row.segment is not None:
@@ -180,9 +194,14 @@ def segmenter(config: RfmConfig | None = None) -> Segmenter:
     config = config or RfmConfig.from_env()
     window = "all history" if config.window is None else f"the last {config.window.days} days"
     return Segmenter(
-        NAME, segment_names(config.rules), compute=RfmSegmenter(config),
-        description=(f"RFM scores 1-5 by quintiles of {config.order_event} events over {window} "
-                     f"({config.definitions} definitions); seed 003's RFM matrix"))
+        NAME,
+        segment_names(config.rules),
+        compute=RfmSegmenter(config),
+        description=(
+            f"RFM scores 1-5 by quintiles of {config.order_event} events over {window} "
+            f"({config.definitions} definitions); seed 003's RFM matrix"
+        ),
+    )
 
 
 @hookimpl

@@ -89,8 +89,14 @@ def event_name(event: Mapping[str, Any]) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def orders(events: Iterable[Mapping[str, Any]], at: datetime, *, order_event: str,
-           amount_property: str, window: timedelta | None) -> list[Order]:
+def orders(
+    events: Iterable[Mapping[str, Any]],
+    at: datetime,
+    *,
+    order_event: str,
+    amount_property: str,
+    window: timedelta | None,
+) -> list[Order]:
     """The customer's orders at or before `at` (and after `at - window`), oldest first."""
     since = at - window if window is not None else None
     found: list[Order] = []

@@ -57,8 +57,11 @@ class RfmRule:
     m: tuple[int, int] = (1, 5)
 
     def holds(self, r: int, f: int, m: int) -> bool:
-        return (self.r[0] <= r <= self.r[1] and self.f[0] <= f <= self.f[1]
-                and self.m[0] <= m <= self.m[1])
+        return (
+            self.r[0] <= r <= self.r[1]
+            and self.f[0] <= f <= self.f[1]
+            and self.m[0] <= m <= self.m[1]
+        )
 
 
 # Seed 003's matrix names champions (5-5-5), loyal (4-5-4), at risk (2-2-4)

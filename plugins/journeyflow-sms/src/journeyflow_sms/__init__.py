@@ -32,8 +32,8 @@ from typing import Any
 
 import jinja2
 
-from journeyflow.outbox import SentKeys, state_dir
-from journeyflow.plugins import hookimpl
+from journeyflow.delivery.outbox import SentKeys, state_dir
+from journeyflow.plugin.manager import hookimpl
 from journeyflow.types import Channel, Delivery, Effect
 
 __version__ = "0.1.0"
@@ -51,11 +51,13 @@ class SmsConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SmsConfig:
         env = os.environ if environ is None else environ
-        return cls(base_url=env.get("JOURNEYFLOW_SMS_BASE_URL") or None,
-                   token=env.get("JOURNEYFLOW_SMS_TOKEN") or None,
-                   sender=env.get("JOURNEYFLOW_SMS_FROM") or None,
-                   templates=Path(env.get("JOURNEYFLOW_SMS_TEMPLATES") or "templates/sms"),
-                   timeout=float(env.get("JOURNEYFLOW_SMS_TIMEOUT") or 10))
+        return cls(
+            base_url=env.get("JOURNEYFLOW_SMS_BASE_URL") or None,
+            token=env.get("JOURNEYFLOW_SMS_TOKEN") or None,
+            sender=env.get("JOURNEYFLOW_SMS_FROM") or None,
+            templates=Path(env.get("JOURNEYFLOW_SMS_TEMPLATES") or "templates/sms"),
+            timeout=float(env.get("JOURNEYFLOW_SMS_TIMEOUT") or 10),
+        )
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -84,8 +86,11 @@ class SmsChannel:
         self.config = config
         self.sent = sent
         self._templates = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(config.templates), autoescape=False,  # plain text
-            undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
+            loader=jinja2.FileSystemLoader(config.templates),
+            autoescape=False,  # plain text
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=False,
+        )
 
     def __call__(self, effect: Effect) -> Delivery:
         if effect.key in self.sent:
@@ -94,8 +99,10 @@ class SmsChannel:
             return Delivery.retry("set JOURNEYFLOW_SMS_BASE_URL and JOURNEYFLOW_SMS_TOKEN")
         to = effect.data.get("to") or effect.customer.get("phone")
         if not to:
-            return Delivery.give_up(f"no phone number for customer {effect.customer_id!r}: "
-                                    "put `to: '=customer.phone'` in the send's data")
+            return Delivery.give_up(
+                f"no phone number for customer {effect.customer_id!r}: "
+                "put `to: '=customer.phone'` in the send's data"
+            )
         body = self._body(effect)
         if isinstance(body, Delivery):
             return body
@@ -123,9 +130,17 @@ class SmsChannel:
 
     def _post(self, body: bytes, key: str) -> Delivery:
         url = f"{str(self.config.base_url).rstrip('/')}/messages"
-        request = urllib.request.Request(url, data=body, method="POST", headers={
-            "Content-Type": "application/json", "Authorization": f"Bearer {self.config.token}",
-            "Idempotency-Key": key, "User-Agent": f"journeyflow-sms/{__version__}"})
+        request = urllib.request.Request(
+            url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {self.config.token}",
+                "Idempotency-Key": key,
+                "User-Agent": f"journeyflow-sms/{__version__}",
+            },
+        )
         try:
             with _OPENER.open(request, timeout=self.config.timeout) as response:
                 answer = response.read()
@@ -152,8 +167,12 @@ def make_channel(config: SmsConfig | None = None, sent: SentKeys | None = None) 
     """The `sms` Channel (configuration from the environment by default)."""
     config = config or SmsConfig.from_env()
     sent = sent or SentKeys(state_dir() / "sent-keys.sqlite3", NAME)
-    return Channel(NAME, deliver=SmsChannel(config, sent),
-                   description="SMS through a provider's HTTP API", timeout=config.timeout)
+    return Channel(
+        NAME,
+        deliver=SmsChannel(config, sent),
+        description="SMS through a provider's HTTP API",
+        timeout=config.timeout,
+    )
 
 
 @hookimpl

@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from journeyflow.exceptions import JourneyflowError
-from journeyflow.plugins import hookimpl
+from journeyflow.plugin.manager import hookimpl
 from journeyflow.types import Vertical
 
 __all__ = ["PACKS", "Pack", "template_path", "verticals"]
@@ -45,37 +45,66 @@ class Pack:
 
 PACKS: tuple[Pack, ...] = (
     Pack(
-        "fashion-beauty/bridal-salon", "fashion-beauty", "Fashion & Beauty — bridal salon",
+        "fashion-beauty/bridal-salon",
+        "fashion-beauty",
+        "Fashion & Beauty — bridal salon",
         "Seed 004's wedding salon: from the engagement to after the wedding. Brides buy "
         "once, so RFM looks back two years and dormancy is a year.",
-        ("average_ticket", "cost_per_lead", "cost_per_sale", "social_engagement_rate",
-         "follower_growth", "site_traffic_growth", "nps"),
-        {"rfm": {"window": "730d"},
-         "engagement": {"opened": "90d", "clicked": "30d", "dormant": "365d"}},
+        (
+            "average_ticket",
+            "cost_per_lead",
+            "cost_per_sale",
+            "social_engagement_rate",
+            "follower_growth",
+            "site_traffic_growth",
+            "nps",
+        ),
+        {
+            "rfm": {"window": "730d"},
+            "engagement": {"opened": "90d", "clicked": "30d", "dormant": "365d"},
+        },
         ("bridal-salon.yaml",),
     ),
     Pack(
-        "food-beverage/cafe", "food-beverage", "Food & Beverage — café or restaurant",
+        "food-beverage/cafe",
+        "food-beverage",
+        "Food & Beverage — café or restaurant",
         "Seed 003's CRM lifecycle on a café's clock: guests come back within days, so "
         "win-back runs at 30 / 60 / 120 days and segments look at the last six months.",
-        ("customers_per_day", "average_ticket", "repeat_purchase_rate",
-         "promoted_product_sales_growth", "loyal_customers_growth", "nps"),
-        {"rfm": {"window": "180d"},
-         "engagement": {"opened": "30d", "clicked": "14d", "dormant": "60d"}},
+        (
+            "customers_per_day",
+            "average_ticket",
+            "repeat_purchase_rate",
+            "promoted_product_sales_growth",
+            "loyal_customers_growth",
+            "nps",
+        ),
+        {
+            "rfm": {"window": "180d"},
+            "engagement": {"opened": "30d", "clicked": "14d", "dormant": "60d"},
+        },
         ("cafe-lifecycle.yaml",),
     ),
     Pack(
-        "business-services/marketing-agency", "business-services",
+        "business-services/marketing-agency",
+        "business-services",
         "Business & Services — marketing agency",
         "Seed 000's agency client flow: pact, onboarding audits, kick-off, segmentation, "
         "situational check and monthly results per objective. A client's 'order' is a "
         "payment.",
         ("cost_per_lead", "cost_per_sale", "revenue_growth", "plan_actions_implemented", "nps"),
-        {"rfm": {"window": "365d", "order_event": "payment_received",
-                 "amount_property": "amount"},
-         "engagement": {"dormant": "90d",
-                        "events": "email_opened,email_clicked,pieces_approved,"
-                                  "meeting_booked,payment_received"}},
+        {
+            "rfm": {
+                "window": "365d",
+                "order_event": "payment_received",
+                "amount_property": "amount",
+            },
+            "engagement": {
+                "dormant": "90d",
+                "events": "email_opened,email_clicked,pieces_approved,"
+                "meeting_booked,payment_received",
+            },
+        },
         ("agency-client.yaml",),
     ),
 )
@@ -92,11 +121,17 @@ def template_path(name: str) -> Path:
 
 def verticals() -> list[Vertical]:
     """The packs as Vertical records, templates as absolute paths."""
-    return [Vertical(p.id, p.title, default_kpis=p.default_kpis,
-                     segment_thresholds=dict(p.segment_thresholds),
-                     journey_templates=tuple(str(template_path(t)) for t in p.templates),
-                     description=f"{p.description} (a pack of {p.parent})")
-            for p in PACKS]
+    return [
+        Vertical(
+            p.id,
+            p.title,
+            default_kpis=p.default_kpis,
+            segment_thresholds=dict(p.segment_thresholds),
+            journey_templates=tuple(str(template_path(t)) for t in p.templates),
+            description=f"{p.description} (a pack of {p.parent})",
+        )
+        for p in PACKS
+    ]
 
 
 @hookimpl
@@ -106,8 +141,12 @@ def journeyflow_verticals() -> Iterable[Vertical]:
 
 @click.command("templates")
 @click.argument("vertical", required=False)
-@click.option("--copy", "dest", type=click.Path(file_okay=False),
-              help="copy the vertical's templates into this folder (never overwrites)")
+@click.option(
+    "--copy",
+    "dest",
+    type=click.Path(file_okay=False),
+    help="copy the vertical's templates into this folder (never overwrites)",
+)
 def templates_command(vertical: str | None, dest: str | None) -> None:
     """List the journey templates verticals ship, or copy one vertical's."""
     from journeyflow.commands._common import plugin_registry
@@ -115,8 +154,10 @@ def templates_command(vertical: str | None, dest: str | None) -> None:
     registry = plugin_registry()
     shipped = {v.id: v for v in registry.verticals.values() if v.journey_templates}
     if vertical is not None and vertical not in shipped:
-        raise click.UsageError(f"no vertical {vertical!r} ships templates; with templates: "
-                               f"{', '.join(sorted(shipped)) or 'none'}")
+        raise click.UsageError(
+            f"no vertical {vertical!r} ships templates; with templates: "
+            f"{', '.join(sorted(shipped)) or 'none'}"
+        )
     if dest is not None:
         if vertical is None:
             raise click.UsageError("--copy needs a VERTICAL")

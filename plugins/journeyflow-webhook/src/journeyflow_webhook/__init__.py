@@ -32,8 +32,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from journeyflow.outbox import SentKeys, state_dir
-from journeyflow.plugins import hookimpl
+from journeyflow.delivery.outbox import SentKeys, state_dir
+from journeyflow.plugin.manager import hookimpl
 from journeyflow.types import Channel, Delivery, Effect
 
 __version__ = "0.1.0"
@@ -50,9 +50,11 @@ class WebhookConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WebhookConfig:
         env = os.environ if environ is None else environ
-        return cls(url=env.get("JOURNEYFLOW_WEBHOOK_URL") or None,
-                   secret=env.get("JOURNEYFLOW_WEBHOOK_SECRET") or None,
-                   timeout=float(env.get("JOURNEYFLOW_WEBHOOK_TIMEOUT") or 10))
+        return cls(
+            url=env.get("JOURNEYFLOW_WEBHOOK_URL") or None,
+            secret=env.get("JOURNEYFLOW_WEBHOOK_SECRET") or None,
+            timeout=float(env.get("JOURNEYFLOW_WEBHOOK_TIMEOUT") or 10),
+        )
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -61,8 +63,15 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={mac.hexdigest()}"
 
 
-def verify(secret: str, body: bytes, timestamp: str, signature: str, *,
-           now: float | None = None, window: float = REPLAY_WINDOW) -> bool:
+def verify(
+    secret: str,
+    body: bytes,
+    timestamp: str,
+    signature: str,
+    *,
+    now: float | None = None,
+    window: float = REPLAY_WINDOW,
+) -> bool:
     """For receivers: is this a genuine, recent journeyflow webhook?"""
     try:
         age = (time.time() if now is None else now) - int(timestamp)
@@ -74,12 +83,22 @@ def verify(secret: str, body: bytes, timestamp: str, signature: str, *,
 def payload(effect: Effect) -> bytes:
     """The JSON body: the effect, without the `url` it was sent to."""
     data = {k: v for k, v in effect.data.items() if k != "url"}
-    return json.dumps({
-        "key": effect.key, "channel": effect.channel, "template": effect.template,
-        "customer_id": effect.customer_id, "journey": effect.journey,
-        "version": effect.version, "enrolment_id": effect.enrolment_id,
-        "created_at": effect.created_at.isoformat(), "data": data,
-    }, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return json.dumps(
+        {
+            "key": effect.key,
+            "channel": effect.channel,
+            "template": effect.template,
+            "customer_id": effect.customer_id,
+            "journey": effect.journey,
+            "version": effect.version,
+            "enrolment_id": effect.enrolment_id,
+            "created_at": effect.created_at.isoformat(),
+            "data": data,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    ).encode()
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -106,8 +125,9 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> D
     """POST and classify the answer; never raises for network trouble."""
     if not url.lower().startswith(("http://", "https://")):
         return Delivery.give_up(f"bad URL {url!r}: webhooks go to http:// or https:// URLs")
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json", **headers})
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
+    )
     try:
         with _OPENER.open(request, timeout=timeout) as response:
             response.read()
@@ -130,8 +150,9 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> D
 class WebhookChannel:
     """Delivers effects as signed JSON POSTs; idempotent through `sent`."""
 
-    def __init__(self, config: WebhookConfig, sent: SentKeys,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, config: WebhookConfig, sent: SentKeys, clock: Callable[[], float] = time.time
+    ) -> None:
         self.config = config
         self.sent = sent
         self.clock = clock
@@ -141,19 +162,26 @@ class WebhookChannel:
             return Delivery.sent("already delivered")
         url = effect.data.get("url") or self.config.url
         if not url:
-            return Delivery.retry("no webhook URL: set JOURNEYFLOW_WEBHOOK_URL or put `url:` "
-                                  "in the send's data")
+            return Delivery.retry(
+                "no webhook URL: set JOURNEYFLOW_WEBHOOK_URL or put `url:` in the send's data"
+            )
         if not self.config.secret:
-            return Delivery.retry("JOURNEYFLOW_WEBHOOK_SECRET is not set: webhooks are "
-                                  "always signed")
+            return Delivery.retry(
+                "JOURNEYFLOW_WEBHOOK_SECRET is not set: webhooks are always signed"
+            )
         body = payload(effect)
         timestamp = str(int(self.clock()))
-        delivery = post(str(url), body, {
-            "User-Agent": f"journeyflow-webhook/{__version__}",
-            "Idempotency-Key": effect.key,
-            "X-Journeyflow-Timestamp": timestamp,
-            "X-Journeyflow-Signature": sign(self.config.secret, timestamp, body),
-        }, self.config.timeout)
+        delivery = post(
+            str(url),
+            body,
+            {
+                "User-Agent": f"journeyflow-webhook/{__version__}",
+                "Idempotency-Key": effect.key,
+                "X-Journeyflow-Timestamp": timestamp,
+                "X-Journeyflow-Signature": sign(self.config.secret, timestamp, body),
+            },
+            self.config.timeout,
+        )
         if delivery.status == "sent":
             self.sent.add(effect.key, delivery.detail)
         return delivery
@@ -163,8 +191,12 @@ def make_channel(config: WebhookConfig | None = None, sent: SentKeys | None = No
     """The `webhook` Channel (configuration from the environment by default)."""
     config = config or WebhookConfig.from_env()
     sent = sent or SentKeys(state_dir() / "sent-keys.sqlite3", NAME)
-    return Channel(NAME, deliver=WebhookChannel(config, sent),
-                   description="signed JSON POST per effect", timeout=config.timeout)
+    return Channel(
+        NAME,
+        deliver=WebhookChannel(config, sent),
+        description="signed JSON POST per effect",
+        timeout=config.timeout,
+    )
 
 
 @hookimpl

@@ -1,0 +1,342 @@
+"""CEL: compile once when a journey loads, evaluate many times; plus date helpers.
+
+We use the `common-expression-language` package (Rust `cel` crate bindings):
+see docs/cel.md for the comparison with the other Python CEL packages. Nothing
+here uses `eval`: expressions are data, run by a CEL interpreter.
+
+Names in scope: `customer`, `event`, `state`, `now`. Date helpers work in the
+customer's zone (the `timezone` trait, else the journey's, else UTC).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import cel
+
+from journeyflow.exceptions import ExpressionError
+
+SCOPE_NAMES = frozenset({"customer", "event", "state", "now"})
+
+# CEL's standard functions and macros (the ones the interpreter provides);
+# anything else must be a journeyflow helper or a plugin's function.
+# Only what the interpreter really implements (bench/bench_cel.py checks): a name
+# allowed here but missing at run time would make every guard using it false.
+STANDARD_FUNCTIONS = frozenset(
+    [
+        "size",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "matches",
+        "has",
+        "int",
+        "uint",
+        "double",
+        "string",
+        "bytes",
+        "timestamp",
+        "duration",
+        "dyn",
+        "type",
+        "exists",
+        "all",
+        "exists_one",
+        "map",
+        "filter",
+        "getFullYear",
+        "getMonth",
+        "getDate",
+        "getDayOfMonth",
+        "getDayOfWeek",
+        "getDayOfYear",
+        "getHours",
+        "getMinutes",
+        "getSeconds",
+        "getMilliseconds",
+    ]
+)
+HELPER_FUNCTIONS = frozenset(
+    {"month_start", "month_end", "next_anniversary", "days_between", "local_time", "days"}
+)
+
+# Variables bound by comprehension macros (`xs.exists(x, ...)`) are reported by
+# the compiler as references; they are local, not unknown names.
+_BOUND = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A compiled CEL expression."""
+
+    source: str
+    program: Any
+    # the scope names it uses: only those are converted into CEL values, which
+    # is most of an evaluation's cost (a whole customer is ~2.5 us per string)
+    uses: frozenset[str] = SCOPE_NAMES
+    # the helper and plugin functions it calls: only those are bound per evaluation
+    calls: frozenset[str] | None = None
+
+    # a plain field path (`event.properties.total`): CEL's map selection is a key
+    # lookup, so it is done directly: the same result, without building a context
+    path: tuple[str, ...] | None = None
+
+    def evaluate(self, scope: Scope) -> Any:
+        """Evaluate; raise ExpressionError for any run-time failure (missing key,
+        wrong type). Callers decide what a failure means (a guard counts false)."""
+        if self.path is not None:
+            return self._select(scope)
+        try:
+            return self.program.execute(scope.context(self.uses, self.calls))
+        except Exception as exc:  # the interpreter raises several builtin types
+            raise ExpressionError(f"{self.source!r} failed: {_short(exc)}") from exc
+
+    def _select(self, scope: Scope) -> Any:
+        assert self.path is not None
+        root, *keys = self.path
+        value: Any = scope.now if root == "now" else getattr(scope, root)
+        walked = root
+        for key in keys:
+            if not isinstance(value, Mapping):
+                raise ExpressionError(f"{self.source!r} failed: {walked} is not a map")
+            if key not in value:
+                raise ExpressionError(f"{self.source!r} failed: no such key '{key}'")
+            value = value[key]
+            walked += f".{key}"
+        return _cel_value(value)
+
+
+_FIELD_PATH = re.compile(r"^\s*(customer|event|state|now)((?:\.[A-Za-z_]\w*)*)\s*$")
+
+
+def _field_path(source: str) -> tuple[str, ...] | None:
+    m = _FIELD_PATH.match(source)
+    if m is None or (m.group(1) == "now" and m.group(2)):
+        return None
+    return (m.group(1), *[k for k in m.group(2).split(".") if k])
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, KeyError):
+        return f"no such key {text}"
+    return text
+
+
+def compile_expression(
+    source: str,
+    *,
+    names: frozenset[str] = SCOPE_NAMES,
+    functions: frozenset[str] = frozenset(),
+) -> Expression:
+    """Compile `source`; raise ExpressionError for syntax errors and unknown names.
+
+    :param names: the variables the expression may use
+    :param functions: extra function names (from plugins) beyond CEL's and ours
+    """
+    try:
+        program = cel.compile(source)
+    except Exception as exc:
+        message = str(exc).split("ERROR: <input>:", 1)[-1].splitlines()[0]
+        raise ExpressionError(f"CEL syntax error in {source!r}: {message}") from exc
+    refs = program.references()
+    bound = set(_BOUND.findall(source))
+    unknown_vars = sorted(set(refs["variables"]) - names - bound - _TYPE_NAMES)
+    if unknown_vars:
+        raise ExpressionError(
+            f"unknown name {unknown_vars[0]!r} in {source!r}; "
+            f"names in scope are {', '.join(sorted(names))}"
+        )
+    allowed = STANDARD_FUNCTIONS | HELPER_FUNCTIONS | functions
+    unknown_fns = sorted(f for f in refs["functions"] if f[:1].isalpha() and f not in allowed)
+    if unknown_fns:
+        raise ExpressionError(
+            f"unknown function {unknown_fns[0]!r} in {source!r}; journeyflow adds "
+            f"{', '.join(sorted(HELPER_FUNCTIONS))} to CEL's standard functions"
+        )
+    calls = frozenset(refs["functions"]) - STANDARD_FUNCTIONS
+    return Expression(
+        source, program, frozenset(refs["variables"]) & SCOPE_NAMES, calls, _field_path(source)
+    )
+
+
+_TYPE_NAMES = frozenset(
+    {
+        "int",
+        "uint",
+        "double",
+        "string",
+        "bytes",
+        "bool",
+        "list",
+        "map",
+        "null_type",
+        "type",
+        "timestamp",
+        "duration",
+    }
+)
+
+
+# --- the scope an expression runs in -----------------------------------------
+
+
+@dataclass
+class Scope:
+    """The values an expression sees. `zone` drives the date helpers."""
+
+    now: datetime
+    customer: Mapping[str, Any] | None = None
+    event: Mapping[str, Any] | None = None
+    state: Mapping[str, Any] | None = None
+    zone: str | None = None
+    extra_functions: Mapping[str, Callable[..., Any]] | None = None
+
+    def tz(self) -> ZoneInfo | timezone:
+        return zone_of(self.zone)
+
+    def context(
+        self, uses: frozenset[str] = SCOPE_NAMES, calls: frozenset[str] | None = None
+    ) -> cel.Context:
+        """A CEL context with the names in `uses` and the functions in `calls`
+        (None: every helper and plugin function)."""
+        variables: dict[str, Any] = {"now": _cel_value(self.now)}
+        for name in ("customer", "event", "state"):
+            value = getattr(self, name)
+            if value is not None and name in uses:
+                variables[name] = _cel_value(value)
+        if calls is not None and not calls:
+            return cel.Context(variables=variables)
+        functions = helpers(self.now, self.tz())
+        for name, fn in (self.extra_functions or {}).items():
+            functions[name] = _normalised(fn)
+        if calls is not None:
+            functions = {k: v for k, v in functions.items() if k in calls}
+        return cel.Context(variables=variables, functions=functions)
+
+
+def _cel_value(value: Any) -> Any:
+    """What the interpreter accepts: no tuples, and datetimes in UTC (it cannot
+    convert a naive one, nor one whose tzinfo is a ZoneInfo)."""
+    if isinstance(value, Mapping):
+        return {str(k): _cel_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_cel_value(v) for v in value]
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _normalised(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A plugin's function whose results pass through the same normalising."""
+    return lambda *args: _cel_value(fn(*args))
+
+
+def zone_of(name: str | None) -> ZoneInfo | timezone:
+    if not name:
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long for a path
+        return timezone.utc
+
+
+def is_valid_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long for a path
+        return False
+    return True
+
+
+# --- date helpers --------------------------------------------------------------
+
+
+def to_datetime(value: Any, tz: ZoneInfo | timezone = timezone.utc) -> datetime:
+    """A timestamp, or an ISO-8601 date/datetime string (traits arrive as strings).
+    A date or a naive datetime is read in `tz`."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tz)
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            if len(text) == 10:
+                return datetime.combine(date.fromisoformat(text), time(), tz)
+            parsed = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an ISO-8601 date or datetime") from exc
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+    raise TypeError(f"expected a timestamp or an ISO-8601 string, got {type(value).__name__}")
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)
+
+
+def month_start(t: Any, tz: ZoneInfo | timezone = timezone.utc) -> datetime:
+    local = to_datetime(t, tz).astimezone(tz)
+    return _utc(datetime(local.year, local.month, 1, tzinfo=tz))
+
+
+def month_end(t: Any, tz: ZoneInfo | timezone = timezone.utc) -> datetime:
+    """The last day of t's month at 00:00 local time (the time of day month_start has)."""
+    local = to_datetime(t, tz).astimezone(tz)
+    last = calendar.monthrange(local.year, local.month)[1]
+    return _utc(datetime(local.year, local.month, last, tzinfo=tz))
+
+
+def next_anniversary(d: Any, now: datetime, tz: ZoneInfo | timezone = timezone.utc) -> datetime:
+    """The next 00:00 local of d's month and day at or after `now` (29 Feb -> 28 Feb)."""
+    born = to_datetime(d, tz).astimezone(tz)
+    local_now = now.astimezone(tz)
+    for year in (local_now.year, local_now.year + 1):
+        day = min(born.day, calendar.monthrange(year, born.month)[1])
+        candidate = datetime(year, born.month, day, tzinfo=tz)
+        if candidate >= local_now.replace(hour=0, minute=0, second=0, microsecond=0):
+            return _utc(candidate)
+    raise AssertionError("unreachable: next year always qualifies")
+
+
+def days_between(a: Any, b: Any, tz: ZoneInfo | timezone = timezone.utc) -> int:
+    """Whole days from a to b (negative when b is earlier)."""
+    delta = to_datetime(b, tz) - to_datetime(a, tz)
+    return int(delta.total_seconds() // 86400)
+
+
+def local_time(t: Any, hhmm: str, tz: ZoneInfo | timezone = timezone.utc) -> datetime:
+    """The first moment at or after t when the local clock shows hh:mm."""
+    hour, minute = (int(x) for x in hhmm.split(":"))
+    start = to_datetime(t, tz)
+    local = start.astimezone(tz)
+    for offset in range(0, 3):
+        day = local.date() + timedelta(days=offset)
+        candidate = datetime.combine(day, time(hour, minute), tz)
+        # a wall time skipped by a DST jump resolves forward through UTC arithmetic
+        candidate = _utc(candidate).astimezone(tz)
+        if candidate >= start:
+            return _utc(candidate)
+    raise AssertionError("unreachable: within two days the time recurs")
+
+
+def helpers(now: datetime, tz: ZoneInfo | timezone) -> dict[str, Callable[..., Any]]:
+    """The date helpers bound to one evaluation's `now` and zone."""
+    return {
+        "month_start": lambda t: month_start(t, tz),
+        "month_end": lambda t: month_end(t, tz),
+        "next_anniversary": lambda d: next_anniversary(d, now, tz),
+        "days_between": lambda a, b: days_between(a, b, tz),
+        "local_time": lambda t, hhmm: local_time(t, hhmm, tz),
+        "days": lambda n: timedelta(days=int(n)),
+    }

@@ -1,0 +1,1 @@
+"""Reports over a store: where customers stand, funnels, KPIs and stage history."""

@@ -1,0 +1,204 @@
+"""`journeyflow validate`: every broken file in tests/broken fails with its code
+at its line, on one screen, without a traceback; good files pass."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from journeyflow.cli import main
+from journeyflow.commands import validate as validate_module
+from journeyflow.definition.checks import FIRST_PARTY_CHANNELS, SEED_VERTICALS, KnownNames
+from journeyflow.exceptions import PluginError
+
+BROKEN = Path(__file__).parents[1] / "broken"
+BROKEN_FILES = sorted(BROKEN.glob("*.yaml"))
+EXPECT = re.compile(rb"^# expect: (JF\d{3}) line (\d+)$")
+
+GOOD = """\
+journey: good
+version: 1
+entry:
+  on: [signed_up]
+initial: welcome
+states:
+  welcome:
+    on_enter:
+      - send: email
+        template: welcome
+    transitions:
+      - after: 2d
+        to: done
+  done:
+    final: true
+"""
+WAITING = GOOD.replace("      - after: 2d\n", "      - on: contract_signed\n")
+
+
+# What the installed plugins register is fixed here: tests never depend on
+# whatever happens to be installed.
+REGISTRY = KnownNames(
+    channels=FIRST_PARTY_CHANNELS,
+    segments=frozenset({"rfm"}),
+    kpis=frozenset({"repurchase_rate"}),
+    verticals=SEED_VERTICALS,
+)
+
+
+@pytest.fixture(autouse=True)
+def fixed_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(validate_module, "installed_names", lambda: REGISTRY)
+
+
+def expectation(path: Path) -> tuple[str, int]:
+    match = EXPECT.match(path.read_bytes().split(b"\n", 1)[0])
+    assert match, f"{path.name} must start with '# expect: JF123 line N'"
+    return match.group(1).decode(), int(match.group(2))
+
+
+def validate(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["validate", *args])
+    return result.exit_code, result.output
+
+
+def test_there_are_at_least_thirty_broken_files() -> None:
+    assert len(BROKEN_FILES) >= 30
+
+
+@pytest.mark.parametrize("path", BROKEN_FILES, ids=lambda p: p.stem)
+def test_broken_file_fails_with_its_code_at_its_line(path: Path) -> None:
+    code, line = expectation(path)
+    exit_code, output = validate(str(path))
+    assert exit_code == 1, output
+    assert re.search(
+        rf"^{re.escape(path.as_posix())}:{line}:(\d+:)? error {code}: ", output, re.MULTILINE
+    ), output
+    assert output.rstrip().endswith("1 file, 1 error, 0 warnings"), output
+    assert "Traceback" not in output
+    assert len(output.splitlines()) <= 25
+
+
+def test_real_subprocess_on_the_whole_folder() -> None:
+    exe = Path(sys.executable).with_name("journeyflow")
+    run = subprocess.run(
+        [str(exe), "validate", "--no-plugins", str(BROKEN)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 1
+    assert "Traceback" not in run.stdout + run.stderr
+    for path in BROKEN_FILES:
+        code, line = expectation(path)
+        assert f"{path.as_posix()}:{line}:" in run.stdout and code in run.stdout, path.name
+    n = len(BROKEN_FILES)
+    assert run.stdout.rstrip().endswith(f"{n} files, {n} errors, 0 warnings")
+
+
+def test_a_good_journey_passes(tmp_path: Path) -> None:
+    (tmp_path / "good.yaml").write_text(GOOD)
+    assert validate(str(tmp_path / "good.yaml")) == (0, "1 file, 0 errors, 0 warnings\n")
+
+
+def test_the_source_line_and_a_caret_point_at_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "j.yaml"
+    path.write_text(GOOD.replace("to: done", "to: dnoe"))
+    exit_code, output = validate(str(path))
+    assert exit_code == 1
+    lines = output.splitlines()
+    assert lines[0].startswith(f"{path.as_posix()}:13:13: error JF301: ")
+    assert lines[1] == "   13 |         to: dnoe"
+    assert lines[2] == "      |             ^"
+
+
+def test_warnings_pass_unless_strict(tmp_path: Path) -> None:
+    path = tmp_path / "waiting.yaml"
+    path.write_text(WAITING)
+    exit_code, output = validate(str(path))
+    assert exit_code == 0
+    assert "warning JF601" in output and "1 file, 0 errors, 1 warning" in output
+    exit_code, output = validate("--strict", str(path))
+    assert exit_code == 1
+    assert "(--strict: warnings fail)" in output
+
+
+def test_folders_skip_journey_tests_and_json_lists_problems(tmp_path: Path) -> None:
+    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "waiting.yml").write_text(WAITING.replace("journey: good", "journey: waiting"))
+    (tmp_path / "good.test.yaml").write_text("not: a journey\n")
+    exit_code, output = validate("--format", "json", str(tmp_path))
+    assert exit_code == 0
+    report = json.loads(output)
+    assert [(Path(f["file"]).name, f["status"]) for f in report["files"]] == [
+        ("good.yaml", "ok"),
+        ("waiting.yml", "warning"),
+    ]
+    [problem] = report["problems"]
+    assert problem["code"] == "JF601" and problem["severity"] == "warning"
+    assert problem["line"] == 7 and problem["column"] == 3
+    assert report["summary"] == {"files": 2, "errors": 0, "warnings": 1, "strict": False}
+    exit_code, output = validate("--format", "json", "--strict", str(tmp_path))
+    assert exit_code == 1 and json.loads(output)["files"][1]["status"] == "error"
+
+
+def test_many_problems_stay_on_one_screen(tmp_path: Path) -> None:
+    path = tmp_path / "many.yaml"
+    path.write_text(GOOD + "".join(f"  s{i}: {{final: true}}\n" for i in range(30)))
+    exit_code, output = validate(str(path))
+    assert exit_code == 1
+    assert "... and 20 more problems" in output
+    assert "1 file, 30 errors, 0 warnings" in output
+
+
+def test_nothing_to_validate(tmp_path: Path) -> None:
+    exit_code, output = validate(str(tmp_path))
+    assert exit_code == 1 and "no journey files" in output
+    exit_code, output = validate(str(tmp_path / "missing.yaml"))
+    assert exit_code == 2 and "does not exist" in output
+
+
+def test_names_the_installed_plugins_lack_are_warnings_naming_what_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "j.yaml"
+    path.write_text(
+        GOOD.replace("initial:", "kpis: [nps]\ninitial:").replace(
+            "after: 2d", "on: scored\n        when: 'score(customer) > 1'"
+        )
+        + "  later:\n    final: true\n"
+    )
+    exit_code, output = validate(str(path))
+    assert exit_code == 1  # the unknown CEL function is an error, the KPI a warning
+    assert (
+        "warning JF503: KPI 'nps' is not registered by any installed plugin "
+        "(registered: repurchase_rate)" in output
+    )
+    assert "error JF403: unknown function 'score'" in output
+    with_score = replace(REGISTRY, functions=frozenset({"score"}))
+    monkeypatch.setattr(validate_module, "installed_names", lambda: with_score)
+    exit_code, output = validate(str(path))
+    assert "JF403" not in output and "JF503" in output
+
+
+def test_a_broken_plugin_set_falls_back_to_first_party_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.undo()  # the real installed_names, with a failing plugin manager
+
+    def broken(**_: object) -> None:
+        raise PluginError("plugin 'x' cannot be imported")
+
+    monkeypatch.setattr("journeyflow.plugin.manager.build_manager", broken)
+    path = tmp_path / "good.yaml"
+    path.write_text(GOOD)
+    exit_code, output = validate(str(path))
+    assert exit_code == 0
+    assert "note: plugins not loaded (plugin 'x' cannot be imported)" in output

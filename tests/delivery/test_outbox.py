@@ -1,0 +1,537 @@
+"""The outbox dispatcher, the built-in console and task channels, and the
+`deliver` / `tasks` commands. Every test builds its own PluginManager."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from journeyflow.clock import VirtualClock
+from journeyflow.delivery.outbox import SentKeys, backoff, dispatch, retry_at
+from journeyflow.exceptions import JourneyflowError
+from journeyflow.plugin.builtin.console import ConsoleChannel, format_line
+from journeyflow.plugin.builtin.task import complete_task, list_tasks
+from journeyflow.plugin.manager import Registry, build_manager, hookimpl
+from journeyflow.store import MemoryStore
+from journeyflow.testing.conformance import make_effect, run_channel_conformance
+from journeyflow.types import Channel, Delivery, Effect
+from tests.helpers import at, engine_for, track
+
+NOW = at("2026-03-01T12:00:00Z")
+
+
+class Recording:
+    """A channel whose answers the test scripts."""
+
+    def __init__(self, *answers: Delivery | Callable[[Effect], Delivery]) -> None:
+        self.answers = list(answers) or [Delivery.sent("ok")]
+        self.seen: list[Effect] = []
+
+    def __call__(self, effect: Effect) -> Delivery:
+        self.seen.append(effect)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return answer(effect) if callable(answer) else answer
+
+
+class Watcher:
+    """A plugin recording the delivery hooks."""
+
+    def __init__(self) -> None:
+        self.delivered: list[tuple[Effect, Delivery]] = []
+        self.failed: list[tuple[Effect, Delivery]] = []
+
+    @hookimpl
+    def journeyflow_effect_delivered(self, effect: Effect, delivery: Delivery) -> None:
+        self.delivered.append((effect, delivery))
+
+    @hookimpl
+    def journeyflow_effect_failed(self, effect: Effect, delivery: Delivery) -> None:
+        self.failed.append((effect, delivery))
+
+
+def registry_with(
+    channel: Callable[[Effect], Delivery],
+    *,
+    name: str = "pigeon",
+    timeout: float = 5.0,
+    watcher: Watcher | None = None,
+) -> Registry:
+    class Plugin:
+        @hookimpl
+        def journeyflow_channels(self) -> list[Channel]:
+            return [Channel(name, deliver=channel, timeout=timeout)]
+
+    pm = build_manager(entry_points=False, disabled=())
+    pm.register(Plugin(), name="pigeons")
+    if watcher is not None:
+        pm.register(watcher, name="watcher")
+    return Registry.from_manager(pm)
+
+
+def store_with(*effects: Effect) -> MemoryStore:
+    store = MemoryStore()
+    for effect in effects:
+        store.effects[effect.key] = effect
+    return store
+
+
+def effect(key: str = "k1", channel: str = "pigeon", **kw: Any) -> Effect:
+    return replace(make_effect(key, channel), **kw)
+
+
+# --- dispatch --------------------------------------------------------------------------
+
+
+def test_pending_effect_is_sent_and_observers_hear_of_it() -> None:
+    channel, watcher = Recording(), Watcher()
+    store = store_with(effect())
+    report = dispatch(store, registry_with(channel, watcher=watcher), clock=VirtualClock(NOW))
+    assert (report.sent, report.failed, report.retrying) == (1, 0, 0)
+    [stored] = store.get_effects()
+    assert (stored.status, stored.attempts, stored.last_error) == ("sent", 1, None)
+    [(told, delivery)] = watcher.delivered
+    assert told.status == "sent" and told.attempts == 1 and delivery.detail == "ok"
+    assert watcher.failed == []
+    assert report.by_channel == {"pigeon": {"sent": 1}}
+
+
+def test_sent_effects_are_not_delivered_again() -> None:
+    channel = Recording()
+    store = store_with(effect())
+    registry = registry_with(channel)
+    dispatch(store, registry, clock=VirtualClock(NOW))
+    assert dispatch(store, registry, clock=VirtualClock(NOW)).attempted == 0
+    assert len(channel.seen) == 1
+
+
+def test_permanent_failure_fails_the_effect() -> None:
+    watcher = Watcher()
+    store = store_with(effect())
+    report = dispatch(
+        store,
+        registry_with(Recording(Delivery.give_up("no such pigeon")), watcher=watcher),
+        clock=VirtualClock(NOW),
+    )
+    assert report.failed == 1
+    [stored] = store.get_effects()
+    assert (stored.status, stored.attempts, stored.last_error) == ("failed", 1, "no such pigeon")
+    assert watcher.failed[0][1].status == "permanent_failure"
+
+
+def test_temporary_failure_waits_with_backoff_then_gives_up() -> None:
+    channel, watcher = Recording(Delivery.retry("storm")), Watcher()
+    store, clock = store_with(effect()), VirtualClock(NOW)
+    registry = registry_with(channel, watcher=watcher)
+    for attempt in range(1, 5):
+        report = dispatch(store, registry, clock=clock, max_attempts=5)
+        assert report.retrying == 1
+        [stored] = store.get_effects()
+        assert (stored.status, stored.attempts) == ("pending", attempt)
+        assert retry_at(stored) == clock.now() + backoff(attempt)
+        # not due yet: waits
+        assert dispatch(store, registry, clock=clock).waiting == 1
+        clock.set(clock.now() + backoff(attempt))
+    report = dispatch(store, registry, clock=clock, max_attempts=5)
+    assert report.failed == 1
+    [stored] = store.get_effects()
+    assert stored.status == "failed" and stored.attempts == 5
+    assert stored.last_error == "gave up after 5 attempts: storm"
+    assert len(watcher.failed) == 5 and len(channel.seen) == 5
+
+
+def test_backoff_doubles_up_to_a_cap() -> None:
+    assert [backoff(n).total_seconds() for n in (1, 2, 3)] == [60, 120, 240]
+    assert backoff(30) == timedelta(hours=6)
+
+
+def test_a_retry_succeeds() -> None:
+    channel = Recording(Delivery.retry("busy"), Delivery.sent())
+    store, clock = store_with(effect()), VirtualClock(NOW)
+    registry = registry_with(channel)
+    dispatch(store, registry, clock=clock)
+    clock.set(NOW + timedelta(hours=1))
+    assert dispatch(store, registry, clock=clock).sent == 1
+    [stored] = store.get_effects()
+    assert (stored.status, stored.attempts, stored.last_error) == ("sent", 2, None)
+
+
+def test_unknown_channel_fails_permanently_naming_the_registered_ones() -> None:
+    store = store_with(effect(channel="carrier-owl"))
+    report = dispatch(store, registry_with(Recording()), clock=VirtualClock(NOW))
+    assert report.failed == 1
+    [stored] = store.get_effects()
+    assert stored.status == "failed"
+    assert stored.last_error is not None
+    assert "no installed plugin registers channel 'carrier-owl'" in stored.last_error
+    assert "console, pigeon, task" in stored.last_error
+
+
+def test_a_raising_channel_is_a_temporary_failure_naming_the_plugin(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def explode(effect: Effect) -> Delivery:
+        raise RuntimeError("boom")
+
+    store = store_with(effect())
+    report = dispatch(store, registry_with(explode), clock=VirtualClock(NOW))
+    assert report.retrying == 1
+    [stored] = store.get_effects()
+    assert stored.last_error is not None
+    assert "channel 'pigeon' (plugin 'pigeons') raised RuntimeError: boom" in stored.last_error
+
+
+def test_a_channel_returning_garbage_is_a_temporary_failure() -> None:
+    store = store_with(effect())
+    dispatch(store, registry_with(lambda e: "ok"), clock=VirtualClock(NOW))  # type: ignore[arg-type,return-value]
+    [stored] = store.get_effects()
+    assert stored.status == "pending" and "not a journeyflow.types.Delivery" in str(
+        stored.last_error
+    )
+
+
+def test_a_hanging_channel_is_abandoned_after_its_timeout() -> None:
+    release = threading.Event()
+
+    def hang(effect: Effect) -> Delivery:
+        release.wait(10)
+        return Delivery.sent()
+
+    store = store_with(effect())
+    started = time.monotonic()
+    try:
+        report = dispatch(store, registry_with(hang, timeout=0.2), clock=VirtualClock(NOW))
+    finally:
+        release.set()
+    assert time.monotonic() - started < 0.2 + 1.0 + 0.5
+    assert report.retrying == 1
+    assert "gave no answer within its 0.2s timeout" in str(store.get_effects()[0].last_error)
+
+
+def test_limit_caps_deliveries_per_run() -> None:
+    store = store_with(*(effect(f"k{i}") for i in range(5)))
+    assert dispatch(store, registry_with(Recording()), clock=VirtualClock(NOW), limit=2).sent == 2
+    assert len(store.get_effects(status="pending")) == 3
+
+
+def test_suppressed_effects_are_never_delivered() -> None:
+    channel = Recording()
+    store = store_with(effect(status="suppressed"))
+    assert dispatch(store, registry_with(channel), clock=VirtualClock(NOW)).attempted == 0
+    assert channel.seen == []
+
+
+def test_channels_see_the_customer_attributes() -> None:
+    engine = engine_for("""
+journey: hello
+version: 1
+entry: {on: [signed_up]}
+initial: welcome
+states:
+  welcome:
+    on_enter: [{send: pigeon, template: hi}]
+    transitions: [{after: 1d, to: done}]
+  done: {final: true}
+""")
+    engine.ingest(
+        [
+            {
+                "type": "identify",
+                "userId": "c1",
+                "traits": {"email": "c1@example.com"},
+                "timestamp": "2026-01-01T00:00:00Z",
+                "messageId": "i1",
+            },
+            track("c1", "signed_up", "2026-01-01T00:01:00Z"),
+        ]
+    )
+    channel = Recording()
+    dispatch(engine.store, registry_with(channel), clock=VirtualClock(NOW))
+    [seen] = channel.seen
+    assert seen.customer["email"] == "c1@example.com"
+    assert "c1@example.com" not in repr(seen)  # attributes stay out of logs
+    assert engine.store.get_effects()[0].customer == {}  # never stored
+
+
+def test_a_raising_delivery_observer_does_not_stop_dispatch() -> None:
+    class Broken:
+        @hookimpl
+        def journeyflow_effect_delivered(self, effect: Effect, delivery: Delivery) -> None:
+            raise ValueError("observer bug")
+
+    watcher = Watcher()
+    registry = registry_with(Recording(), watcher=watcher)
+    assert registry.manager is not None
+    registry.manager.register(Broken(), name="broken")
+    store = store_with(effect("a"), effect("b"))
+    assert dispatch(store, registry, clock=VirtualClock(NOW)).sent == 2
+    assert len(watcher.delivered) == 2
+
+
+# --- SentKeys --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("on_disk", [True, False])
+def test_sent_keys(tmp_path: Path, on_disk: bool) -> None:
+    path = tmp_path / "state" / "sent.sqlite3" if on_disk else None
+    keys = SentKeys(path, "email")
+    assert "k" not in keys
+    keys.add("k", "accepted")
+    keys.add("k")
+    assert "k" in keys
+    assert "k" not in SentKeys(path, "sms")  # per channel
+    if on_disk:
+        assert "k" in SentKeys(path, "email")  # survives a restart
+
+
+def test_sent_keys_create_nothing_until_used(tmp_path: Path) -> None:
+    SentKeys(tmp_path / "state" / "sent.sqlite3", "email")
+    assert not (tmp_path / "state").exists()
+
+
+# --- the console channel -----------------------------------------------------------------
+
+
+class ConsoleHarness:
+    modes: frozenset[str] = frozenset()
+
+    def __init__(self) -> None:
+        self.out = io.StringIO()
+        self.instance = ConsoleChannel(self.out)
+
+    def channel(self, *, timeout: float) -> Channel:
+        # one process, one channel: console idempotency is per process (documented)
+        return Channel("console", deliver=self.instance, timeout=timeout)
+
+    def effect(self, key: str) -> Effect:
+        return make_effect(key, "console", data={"coupon": "GIFT10"})
+
+    def deliveries(self, key: str) -> int:
+        return sum(
+            1 for line in self.out.getvalue().splitlines() if line.endswith(f"key={key[:12]}")
+        )
+
+    def set_mode(self, mode: str | None) -> None:
+        assert mode is None, "the console cannot fail"
+
+
+def test_console_channel_conforms() -> None:
+    assert run_channel_conformance(ConsoleHarness()) == {}
+
+
+def test_console_line() -> None:
+    line = format_line(make_effect("abcdef1234567890", "console", data={"coupon": "GIFT10"}))
+    assert line == (
+        "2026-01-01T10:00:00+00:00 customer=c-1 journey=conformance "
+        'template=welcome data={"coupon": "GIFT10"} key=abcdef123456'
+    )
+
+
+# --- the task channel and `journeyflow tasks` ----------------------------------------------
+
+
+TASKS = """
+journey: salon
+version: 1
+entry: {on: [appointment_booked]}
+initial: booked
+states:
+  booked:
+    owner: front-desk
+    on_enter:
+      - task: {title: Prepare dresses, due: 1d}
+      - task: {owner: tailor, title: Book the fitting room}
+      - send: console
+        template: confirmation
+        data: {at: '=event.properties.at'}
+    transitions: [{on: visited, to: done}]
+  done: {final: true}
+"""
+
+
+class TaskHarness:
+    modes: frozenset[str] = frozenset()
+
+    def __init__(self) -> None:
+        self.assigned: list[str] = []
+        registry = Registry.from_manager(build_manager(entry_points=False, disabled=()))
+        self.inner = registry.channels["task"]
+
+    def channel(self, *, timeout: float) -> Channel:
+        def deliver(effect: Effect) -> Delivery:
+            delivery = self.inner.deliver(effect)
+            if effect.key not in self.assigned:  # assigning is setting a status: idempotent
+                self.assigned.append(effect.key)
+            return delivery
+
+        return Channel("task", deliver=deliver, timeout=timeout)
+
+    def effect(self, key: str) -> Effect:
+        return make_effect(key, "task", template=None, data={"owner": "sales", "title": "Call"})
+
+    def deliveries(self, key: str) -> int:
+        return self.assigned.count(key)
+
+    def set_mode(self, mode: str | None) -> None:
+        assert mode is None, "the task channel cannot fail"
+
+
+def test_task_channel_conforms() -> None:
+    assert run_channel_conformance(TaskHarness()) == {}
+
+
+def test_tasks_are_assigned_listed_and_done() -> None:
+    engine = engine_for(TASKS)
+    engine.ingest([track("c1", "appointment_booked", "2026-01-01T09:00:00Z", at="15:00")])
+    store = engine.store
+    assert [t.data["owner"] for t in list_tasks(store)] == ["front-desk", "tailor"]
+    registry = Registry.from_manager(build_manager(entry_points=False, disabled=()))
+    out = io.StringIO()
+    registry.channels["console"] = Channel("console", deliver=ConsoleChannel(out))
+    report = dispatch(store, registry, clock=VirtualClock(NOW))
+    assert report.by_channel == {"console": {"sent": 1}, "task": {"sent": 2}}
+    assert 'template=confirmation data={"at": "15:00"}' in out.getvalue()
+    [desk] = list_tasks(store, owner="front-desk")
+    assert desk.status == "sent" and desk.data["due"] == "1d"
+    complete_task(store, desk.key[:10])
+    assert [t.data["owner"] for t in list_tasks(store)] == ["tailor"]
+    assert [t.key for t in list_tasks(store, status="done")] == [desk.key]
+    assert dispatch(store, registry, clock=VirtualClock(NOW)).attempted == 0
+    with pytest.raises(JourneyflowError, match="is done, not open"):
+        complete_task(store, desk.key)
+    with pytest.raises(JourneyflowError, match="no task has a key starting with 'zz'"):
+        complete_task(store, "zz")
+    with pytest.raises(JourneyflowError, match="2 tasks have keys starting with ''"):
+        complete_task(store, "")
+
+
+# --- the commands, on SQLite ---------------------------------------------------------------
+
+
+@pytest.fixture
+def builtins_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands load the installed plugins; here there are none."""
+    import importlib.metadata
+
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: [])
+
+
+def test_deliver_and_tasks_commands(tmp_path: Path, builtins_only: None) -> None:
+    from journeyflow.cli import main
+
+    journeys = tmp_path / "journeys"
+    journeys.mkdir()
+    (journeys / "salon.yaml").write_text(TASKS)
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        json.dumps(track("c1", "appointment_booked", "2026-01-01T09:00:00Z", at="15:00")) + "\n"
+    )
+    db = f"sqlite:///{tmp_path / 'jf.db'}"
+    runner = CliRunner()
+    result = runner.invoke(main, ["ingest", str(events), "-j", str(journeys), "-d", db])
+    assert result.exit_code == 0, result.output
+
+    result = runner.invoke(main, ["tasks", "-d", db, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    assert [(t["owner"], t["status"]) for t in listed] == [
+        ("front-desk", "queued"),
+        ("tailor", "queued"),
+    ]
+
+    result = runner.invoke(main, ["deliver", "-d", db])
+    assert result.exit_code == 0, result.output
+    assert "customer=c1 journey=salon template=confirmation" in result.output
+    assert "3 sent, 0 to retry, 0 failed" in result.output
+    assert "task: 2 sent" in result.output
+
+    result = runner.invoke(main, ["tasks", "-d", db, "--owner", "tailor"])
+    assert result.exit_code == 0
+    assert "assigned" in result.output and "Book the fitting room" in result.output
+    key = listed[1]["key"]
+    result = runner.invoke(main, ["tasks", "done", key[:12], "-d", db])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"done: {key[:12]} Book the fitting room")
+    result = runner.invoke(main, ["tasks", "-d", db, "--status", "done", "--format", "json"])
+    assert [t["key"] for t in json.loads(result.output)] == [key]
+
+    result = runner.invoke(main, ["tasks", "-d", db, "done", "nope"])
+    assert result.exit_code == 1
+    assert "Error: no task has a key starting with 'nope'" in result.output
+    assert "Traceback" not in result.output
+
+
+WELCOME = """\
+journey: welcome
+version: 1
+entry: {on: [signed_up]}
+initial: greeted
+states:
+  greeted:
+    on_enter:
+      - send: pigeon
+        template: hello
+    final: true
+"""
+
+
+def test_two_deliverers_on_one_database_hand_each_effect_over_once(shared_url: str) -> None:
+    from journeyflow.store.sql import SqlStore
+
+    customers = [f"c{i}" for i in range(150)]
+    engine = engine_for(WELCOME, store=SqlStore(shared_url))
+    engine.ingest([track(c, "signed_up", "2026-02-01T00:00:00Z") for c in customers])
+    engine.store.close()
+    handed: list[str] = []
+    lock = threading.Lock()
+
+    def pigeon(effect: Effect) -> Delivery:
+        with lock:
+            handed.append(effect.key)
+        time.sleep(0.001)  # long enough for the other deliverer to run meanwhile
+        return Delivery.sent("ok")
+
+    reports: list[Any] = []
+
+    def deliverer(store: SqlStore) -> None:
+        reports.append(dispatch(store, registry_with(pigeon), clock=VirtualClock(NOW)))
+
+    # each deliverer has its own store (own connections); opened here, as
+    # Alembic's migration context is not thread-safe
+    stores = [SqlStore(shared_url) for _ in range(2)]
+    threads = [threading.Thread(target=deliverer, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for store in stores:
+        store.close()
+    assert len(reports) == 2
+    assert sorted(handed) == sorted(set(handed)) and len(handed) == len(customers)
+    assert sum(r.sent for r in reports) == len(customers)
+    assert all(r.sent > 0 for r in reports)  # both took a share: the claims interleaved
+    check = SqlStore(shared_url)
+    assert {e.status for e in check.get_effects()} == {"sent"}
+    check.close()
+
+
+def test_effects_claimed_by_a_deliverer_that_died_are_retried_when_the_lease_runs_out() -> None:
+    store = store_with(effect("k1"), effect("k2"))
+    waiting = store.waiting_effects(NOW)
+    claimed = store.claim_effects(NOW, 10, timedelta(minutes=5))  # ...then it died
+    assert [e.key for e in claimed] == ["k1", "k2"] and waiting == 0
+    channel = Recording()
+    registry = registry_with(channel)
+    report = dispatch(store, registry, clock=VirtualClock(NOW + timedelta(minutes=4)))
+    assert (report.sent, report.waiting, channel.seen) == (0, 2, [])  # still leased
+    report = dispatch(store, registry, clock=VirtualClock(NOW + timedelta(minutes=5)))
+    assert report.sent == 2 and [e.key for e in channel.seen] == ["k1", "k2"]
