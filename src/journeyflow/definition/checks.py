@@ -2,7 +2,7 @@
 
 pydantic checks each value on its own; these checks need the whole journey
 (a `to:` must name a state defined elsewhere) and point at the offending line
-through the loader's `Positions`. An error refuses the journey; a warning is
+through `yaml_reader.Positions`. An error refuses the journey; a warning is
 printed and the journey runs (`validate --strict` fails on warnings too).
 
 Codes (stable; `docs/errors.md` has an example for each):
@@ -60,7 +60,7 @@ from journeyflow.definition.cel import SCOPE_NAMES, compile_expression, is_valid
 from journeyflow.exceptions import ExpressionError, Problem
 
 if TYPE_CHECKING:
-    from journeyflow.definition.loader import Positions
+    from journeyflow.definition.yaml_reader import Positions
 
 FIRST_PARTY_CHANNELS = frozenset({"console", "email", "webhook", "sms", "task"})
 SEED_VERTICALS = frozenset(

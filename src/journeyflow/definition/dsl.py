@@ -7,7 +7,6 @@ YAML and maps every validation error back to file:line:col; the static checks
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Union
 
@@ -337,10 +336,3 @@ class Journey(Model):
     def stage_of(self, state: str) -> str | None:
         st = self.states.get(state)
         return st.stage if st else None
-
-
-def is_slug(text: str) -> bool:
-    return re.match(SLUG, text) is not None
-
-
-JOURNEY_MODELS: tuple[type[Model], ...] = (Journey,)

@@ -30,15 +30,14 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from journeyflow.definition.checks import KnownNames, check_journey
 from journeyflow.definition.dsl import Journey
 from journeyflow.definition.schema_problems import problems_from
 from journeyflow.definition.yaml_reader import (
     MAX_BYTES,
-    MAX_DEPTH,
     Positions,
     construct,
     decode_text,
@@ -50,13 +49,9 @@ from journeyflow.definition.yaml_reader import (
 from journeyflow.definition.yaml_writer import dump_journey
 from journeyflow.exceptions import JourneyDefinitionError, Problem
 
-if TYPE_CHECKING:
-    from journeyflow.definition.checks import KnownNames
-
 __all__ = [
-    # re-exported: callers and checks.py import these from the loader
+    # re-exported: callers import these from the loader
     "MAX_BYTES",
-    "MAX_DEPTH",
     "Analysis",
     "LoadedJourney",
     "Positions",
@@ -164,8 +159,6 @@ def _analyse_cached(text: str | bytes, filename: str, known: KnownNames | None) 
         result.problems.extend(problems_from(exc, data, positions, filename))
         result.problems.sort(key=lambda p: (p.line or 0, p.column or 0))
         return result
-    from journeyflow.definition.checks import check_journey  # checks needs loader.Positions
-
     result.journey = journey
     result.problems.extend(check_journey(journey, positions, known=known, filename=filename))
     result.problems.sort(key=lambda p: (p.line or 0, p.column or 0))

@@ -317,11 +317,6 @@ def dot_from_graph(graph: JourneyGraph) -> str:
 # --- pictures ------------------------------------------------------------------
 
 
-def dot_available() -> bool:
-    """True when Graphviz's `dot` program is on the PATH (needed for svg/png)."""
-    return shutil.which("dot") is not None
-
-
 def render_image(dot_text: str, fmt: str, timeout: float = 60) -> bytes:
     """Draw DOT text as `svg` or `png` with Graphviz's `dot`."""
     if fmt not in IMAGE_FORMATS:
