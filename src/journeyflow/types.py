@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 
@@ -45,18 +45,23 @@ DeliveryStatus = Literal["sent", "temporary_failure", "permanent_failure"]
 
 @dataclass(frozen=True)
 class Delivery:
-    """A channel's answer: sent, or failed for now (retry later) or for good."""
+    """A channel's answer: sent, or failed for now (retry later) or for good.
+
+    `retry_after`, on a temporary failure, is how long the receiver asked to
+    be left alone (HTTP `Retry-After`): the next attempt waits at least that
+    long, and at most the backoff's cap (6 h)."""
 
     status: DeliveryStatus
     detail: str | None = None
+    retry_after: timedelta | None = None
 
     @classmethod
     def sent(cls, detail: str | None = None) -> Delivery:
         return cls("sent", detail)
 
     @classmethod
-    def retry(cls, detail: str) -> Delivery:
-        return cls("temporary_failure", detail)
+    def retry(cls, detail: str, *, after: timedelta | None = None) -> Delivery:
+        return cls("temporary_failure", detail, after)
 
     @classmethod
     def give_up(cls, detail: str) -> Delivery:

@@ -17,11 +17,14 @@ import pytest
 from click.testing import CliRunner
 
 from journeyflow.clock import VirtualClock
-from journeyflow.delivery.outbox import SentKeys, backoff, dispatch, retry_at
+from journeyflow.delivery.outbox import backoff, dispatch
+from journeyflow.delivery.sentkeys import SentKeys
 from journeyflow.exceptions import JourneyflowError
 from journeyflow.plugin.builtin.console import ConsoleChannel, format_line
 from journeyflow.plugin.builtin.task import complete_task, list_tasks
-from journeyflow.plugin.manager import Registry, build_manager, hookimpl
+from journeyflow.plugin.manager import build_manager
+from journeyflow.plugin.markers import hookimpl
+from journeyflow.plugin.registry import Registry
 from journeyflow.store import MemoryStore
 from journeyflow.testing.conformance import make_effect, run_channel_conformance
 from journeyflow.types import Channel, Delivery, Effect
@@ -137,7 +140,7 @@ def test_temporary_failure_waits_with_backoff_then_gives_up() -> None:
         assert report.retrying == 1
         [stored] = store.get_effects()
         assert (stored.status, stored.attempts) == ("pending", attempt)
-        assert retry_at(stored) == clock.now() + backoff(attempt)
+        assert stored.next_attempt_at == clock.now() + backoff(attempt)
         # not due yet: waits
         assert dispatch(store, registry, clock=clock).waiting == 1
         clock.set(clock.now() + backoff(attempt))

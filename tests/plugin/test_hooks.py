@@ -22,13 +22,10 @@ from journeyflow.clock import VirtualClock
 from journeyflow.definition.loader import load_text
 from journeyflow.delivery.outbox import dispatch
 from journeyflow.exceptions import JourneyDefinitionError
-from journeyflow.plugin.manager import (
-    Observer,
-    Registry,
-    add_plugin_commands,
-    build_manager,
-    hookimpl,
-)
+from journeyflow.plugin.manager import add_plugin_commands, build_manager
+from journeyflow.plugin.markers import hookimpl
+from journeyflow.plugin.observer import Observer
+from journeyflow.plugin.registry import Registry
 from journeyflow.runtime.engine import Engine
 from journeyflow.store import MemoryStore
 from journeyflow.testing.conformance import make_effect

@@ -24,16 +24,10 @@ from click.testing import CliRunner
 from journeyflow.clock import VirtualClock
 from journeyflow.definition.loader import load_text
 from journeyflow.exceptions import PluginError
-from journeyflow.plugin.manager import (
-    DISABLE_ENV,
-    Observer,
-    Registry,
-    blocked_names,
-    build_manager,
-    call_each,
-    describe_plugins,
-    hookimpl,
-)
+from journeyflow.plugin.manager import blocked_names, build_manager, describe_plugins
+from journeyflow.plugin.markers import DISABLE_ENV, hookimpl
+from journeyflow.plugin.observer import Observer, call_each
+from journeyflow.plugin.registry import Registry
 from journeyflow.runtime.engine import Engine
 from journeyflow.store import MemoryStore
 from journeyflow.types import CelFunction, Channel, Delivery, TransitionInfo, Vertical

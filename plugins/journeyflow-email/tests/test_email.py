@@ -23,9 +23,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from journeyflow_email import SmtpConfig, make_channel, message_id
 
-from journeyflow.delivery.outbox import SentKeys
+from journeyflow import Channel, Effect
+from journeyflow.delivery import SentKeys
 from journeyflow.testing.conformance import ChannelConformance, make_effect
-from journeyflow.types import Channel, Effect
 
 SENDER = "Salon <hello@salon.example>"
 

@@ -9,10 +9,7 @@ import journeyflow_engagement
 import pytest
 from journeyflow_engagement import EngagementConfig, EngagementSegmenter, customer_segments
 
-from journeyflow.definition.loader import load_text
-from journeyflow.exceptions import JourneyflowError
-from journeyflow.plugin.manager import Registry, build_manager
-from journeyflow.types import CustomerFacts
+from journeyflow import CustomerFacts, JourneyflowError, Registry, build_manager, load_text
 
 AT = datetime(2026, 7, 1, tzinfo=timezone.utc)
 

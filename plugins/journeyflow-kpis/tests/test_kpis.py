@@ -14,14 +14,17 @@ from click.testing import CliRunner
 from journeyflow_kpis import Settings, collectors, settings_from_env
 from journeyflow_kpis.funnel import visits
 
+from journeyflow import (
+    Engine,
+    JourneyflowError,
+    MemoryStore,
+    Registry,
+    StageHistory,
+    VirtualClock,
+    build_manager,
+    load_text,
+)
 from journeyflow.cli import main
-from journeyflow.clock import VirtualClock
-from journeyflow.definition.loader import load_text
-from journeyflow.exceptions import JourneyflowError
-from journeyflow.plugin.manager import Registry, build_manager
-from journeyflow.runtime.engine import Engine
-from journeyflow.store import MemoryStore
-from journeyflow.types import StageHistory
 
 START = datetime(2026, 6, 1, tzinfo=timezone.utc)
 END = datetime(2026, 7, 1, tzinfo=timezone.utc)  # 30 days; the previous window starts May 2

@@ -22,10 +22,7 @@ from journeyflow_rfm import (
 )
 from journeyflow_rfm.scores import name_segment, segment_names
 
-from journeyflow.definition.loader import load_file
-from journeyflow.exceptions import JourneyflowError
-from journeyflow.plugin.manager import Registry, build_manager
-from journeyflow.types import CustomerFacts
+from journeyflow import CustomerFacts, JourneyflowError, Registry, build_manager, load_file
 
 AT = datetime(2026, 7, 1, tzinfo=timezone.utc)
 JOURNEYS = Path(__file__).resolve().parents[3] / "journeys"

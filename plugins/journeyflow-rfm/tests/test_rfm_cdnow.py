@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from journeyflow_rfm import RfmConfig, rfm_table
 
-from journeyflow.types import CustomerFacts
+from journeyflow import CustomerFacts
 
 pd = pytest.importorskip("pandas")
 np = pytest.importorskip("numpy")

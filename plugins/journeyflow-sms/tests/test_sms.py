@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from journeyflow_sms import SmsConfig, make_channel
 
-from journeyflow.delivery.outbox import SentKeys
+from journeyflow import Channel, Effect
+from journeyflow.delivery import SentKeys
 from journeyflow.testing.conformance import ChannelConformance, LocalHTTPServer, make_effect
-from journeyflow.types import Channel, Effect
 
 TOKEN = "tok-123"
 

@@ -7,19 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from journeyflow_webhook import (
-    WebhookConfig,
-    classify,
-    make_channel,
-    payload,
-    sign,
-    verify,
-)
+from journeyflow_webhook import WebhookConfig, make_channel, payload, sign, verify
 
-from journeyflow.delivery.outbox import SentKeys
-from journeyflow.plugin.manager import Registry, build_manager
+from journeyflow import Channel, Effect, Registry, build_manager
+from journeyflow.delivery import SentKeys
 from journeyflow.testing.conformance import ChannelConformance, LocalHTTPServer, make_effect
-from journeyflow.types import Channel, Effect
 
 SECRET = "s3cret"
 
@@ -102,24 +94,6 @@ def test_url_from_effect_data_overrides_the_default(
     assert channel.deliver(effect).status == "sent"
     assert server.requests[0]["path"] == "/other"
     assert "url" not in json.loads(server.requests[0]["body"])["data"]
-
-
-@pytest.mark.parametrize(
-    ("status", "expected"),
-    [
-        (200, "sent"),
-        (204, "sent"),
-        (301, "permanent_failure"),
-        (400, "permanent_failure"),
-        (404, "permanent_failure"),
-        (408, "temporary_failure"),
-        (429, "temporary_failure"),
-        (500, "temporary_failure"),
-        (503, "temporary_failure"),
-    ],
-)
-def test_status_codes(status: int, expected: str) -> None:
-    assert classify(status).status == expected
 
 
 def test_connection_refused_is_temporary(tmp_path: Path) -> None:

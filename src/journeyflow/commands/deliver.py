@@ -7,7 +7,8 @@ import click
 from journeyflow.clock import SystemClock
 from journeyflow.commands._common import database_option
 from journeyflow.delivery.outbox import dispatch
-from journeyflow.plugin.manager import Registry, build_manager
+from journeyflow.plugin.manager import build_manager
+from journeyflow.plugin.registry import Registry
 from journeyflow.store import open_store
 
 

@@ -6,7 +6,8 @@ import json
 
 import click
 
-from journeyflow.plugin.manager import Registry, blocked_names, build_manager, describe_plugins
+from journeyflow.plugin.manager import blocked_names, build_manager, describe_plugins
+from journeyflow.plugin.registry import Registry
 
 
 @click.command("plugins")

@@ -1,3 +1,49 @@
-"""Delivery: the outbox dispatcher that hands committed effects to channel
-plugins under a lease, and the kit channel authors use.
+"""Delivery: the outbox dispatcher (`delivery.outbox`) that hands committed
+effects to channel plugins under a lease, and the kit channel authors use,
+re-exported here:
+
+- `SentKeys`, `state_dir` (`delivery.sentkeys`): the effect keys a channel
+  delivered, in a small SQLite file under the state folder, so a redelivery
+  after a crash is not sent twice;
+- `post`, `HttpAnswer`, `classify_http`, `parse_retry_after`
+  (`delivery.http`): one POST and one reading of an HTTP answer (which
+  statuses are sent, temporary or permanent; `Retry-After`), shared by every
+  HTTP channel.
+
+Names load on first use (PEP 562): a plugin importing `SentKeys` does not
+pay for urllib.
 """
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "SentKeys": "journeyflow.delivery.sentkeys",
+    "state_dir": "journeyflow.delivery.sentkeys",
+    "HttpAnswer": "journeyflow.delivery.http",
+    "classify_http": "journeyflow.delivery.http",
+    "parse_retry_after": "journeyflow.delivery.http",
+    "post": "journeyflow.delivery.http",
+}
+
+__all__ = [
+    "HttpAnswer",
+    "SentKeys",
+    "classify_http",
+    "parse_retry_after",
+    "post",
+    "state_dir",
+]
+
+if TYPE_CHECKING:
+    from journeyflow.delivery.http import HttpAnswer, classify_http, parse_retry_after, post
+    from journeyflow.delivery.sentkeys import SentKeys, state_dir
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'journeyflow.delivery' has no attribute {name!r}")
+    return getattr(import_module(module), name)

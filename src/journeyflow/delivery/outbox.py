@@ -13,49 +13,48 @@ as the state change; `dispatch` delivers them after commit:
   `journeyflow_effect_failed` either way.
 
 A crash between a channel's delivery and the row update makes the next run
-deliver again: channels must be idempotent on `effect.key` (`SentKeys` helps).
+deliver again: channels must be idempotent on `effect.key`
+(`journeyflow.delivery.SentKeys` helps).
 
 Several deliverers may run at once (processes, hosts): each claims a few
 effects at a time (`Store.claim_effects`: the SQL store takes them in one
 write transaction, `FOR UPDATE SKIP LOCKED` on PostgreSQL) and leases them
 for long enough to deliver them all; the others pass them by. A deliverer
 that dies leaves its claimed effects to be retried when the lease runs out.
+The retry time is the outbox's `next_attempt_at`: the backoff, or longer when
+the channel passed on a receiver's `Retry-After` (`Delivery.retry_after`, at
+most the backoff's cap).
 
-The retry time goes to the outbox's `next_attempt_at` when the store takes
-it (`update_effect(..., next_attempt_at=)`); with an older store it is written
-at the end of `last_error` as `[retry at <ISO time>]`.
+Channel authors: the kit is `journeyflow.delivery` (sent keys, the state
+folder, HTTP posting and classification).
 """
 
 from __future__ import annotations
 
-import re
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from journeyflow.plugin.manager import call_each
+from journeyflow.plugin.observer import call_each
 from journeyflow.types import Delivery, Effect
 
 if TYPE_CHECKING:
     from journeyflow.clock import Clock
-    from journeyflow.plugin.manager import Registry
+    from journeyflow.plugin.registry import Registry
     from journeyflow.store.base import Store
 
-__all__ = ["DispatchReport", "SentKeys", "backoff", "dispatch", "retry_at"]
+__all__ = ["DispatchReport", "backoff", "dispatch"]
 
 log = structlog.get_logger("journeyflow.delivery.outbox")
 
 TIMEOUT_SLACK = 1.0  # seconds a channel may overrun its own timeout before we stop waiting
 CLAIM_CHUNK = 50  # effects claimed at a time: a short lease, and a crash strands few
 LEASE_MARGIN_S = 60.0  # on top of every claimed effect taking its channel's full timeout
-_RETRY = re.compile(r" ?\[retry at (?P<at>[^\]]+)\]$")
+BACKOFF_CAP = timedelta(hours=6)  # the longest wait between attempts, Retry-After included
 
 
 @dataclass
@@ -84,26 +83,12 @@ class DispatchReport:
         )
 
 
-def backoff(attempts: int, *, base: float = 60.0, cap: float = 6 * 3600.0) -> timedelta:
+def backoff(
+    attempts: int, *, base: float = 60.0, cap: float = BACKOFF_CAP.total_seconds()
+) -> timedelta:
     """Delay before the next attempt after `attempts` failed ones: 1 min, 2, 4, ...
     up to 6 h."""
     return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
-
-
-def retry_at(effect: Effect) -> datetime | None:
-    """When a pending effect may be tried again (None: now)."""
-    stored = getattr(effect, "next_attempt_at", None)
-    if isinstance(stored, datetime):
-        return stored
-    if not effect.last_error:
-        return None
-    match = _RETRY.search(effect.last_error)
-    if match is None:
-        return None
-    try:
-        return datetime.fromisoformat(match["at"])
-    except ValueError:
-        return None
 
 
 def dispatch(
@@ -126,7 +111,6 @@ def dispatch(
     """
     report = DispatchReport()
     now = clock.now()
-    with_column = _stores_retry_time(store)
     customers: dict[str, dict[str, Any]] = {}
     for effect in _due_effects(store, registry, now, limit, report):
         channel = registry.channels.get(effect.channel)
@@ -147,48 +131,25 @@ def dispatch(
                 replace(effect, customer=customers[effect.customer_id]),
                 registry.owner("journeyflow_channels", channel.name),
             )
-        _record(store, registry, effect, delivery, now, max_attempts, delay, report, with_column)
+        _record(store, registry, effect, delivery, now, max_attempts, delay, report)
     return report
 
 
 def _due_effects(
     store: Store, registry: Registry, now: datetime, limit: int, report: DispatchReport
 ) -> Iterator[Effect]:
-    """The effects to deliver now, at most `limit`. A store that can claim them
-    (`claim_effects`) hands out CLAIM_CHUNK at a time under a lease long enough
-    to deliver them all, so several deliverers never hand one effect to its
-    channel twice; other stores are read whole, for one deliverer at a time."""
-    claim = getattr(store, "claim_effects", None)
-    if claim is None:
-        for effect in store.get_effects(None, "pending"):
-            if report.attempted >= limit:
-                return
-            due = retry_at(effect)
-            if due is not None and due > now:
-                report.waiting += 1
-                continue
-            yield effect
-        return
+    """The effects to deliver now, at most `limit`, claimed CLAIM_CHUNK at a
+    time under a lease long enough to deliver them all, so several deliverers
+    never hand one effect to its channel twice."""
     slowest = max((c.timeout for c in registry.channels.values()), default=0.0)
     lease = timedelta(seconds=CLAIM_CHUNK * (slowest + TIMEOUT_SLACK) + LEASE_MARGIN_S)
     while report.attempted < limit:
-        claimed = claim(now, min(CLAIM_CHUNK, limit - report.attempted), lease)
+        claimed = store.claim_effects(now, min(CLAIM_CHUNK, limit - report.attempted), lease)
         if not claimed:
             break
         yield from claimed
     # counted once, at the end: per claim it would rescan the pending rows each time
     report.waiting = store.waiting_effects(now)
-
-
-def _stores_retry_time(store: Store) -> bool:
-    """Whether `update_effect` takes `next_attempt_at` (the outbox column); until
-    then the retry time rides at the end of `last_error`."""
-    import inspect
-
-    try:
-        return "next_attempt_at" in inspect.signature(store.update_effect).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _record(
@@ -200,7 +161,6 @@ def _record(
     max_attempts: int,
     delay: Callable[[int], timedelta],
     report: DispatchReport,
-    with_column: bool = False,
 ) -> None:
     attempts = effect.attempts + 1
     next_at: datetime | None = None
@@ -213,19 +173,16 @@ def _record(
             error = f"gave up after {attempts} attempts: {error}"
     else:
         status, outcome = "pending", "retrying"
-        next_at = now + delay(attempts)
+        wait = delay(attempts)
+        if delivery.retry_after is not None:  # the receiver asked to be left alone longer
+            wait = max(wait, min(delivery.retry_after, BACKOFF_CAP))
+        next_at = now + wait
         error = delivery.detail or "temporary failure"
-        if not with_column:
-            error = f"{error} [retry at {next_at.isoformat()}]"
-    if with_column:
-        store.update_effect(effect.key, status, attempts, error, next_attempt_at=next_at)
-    else:
-        store.update_effect(effect.key, status, attempts, error)
+    store.update_effect(effect.key, status, attempts, error, next_attempt_at=next_at)
     report.count(effect.channel, outcome)
-    changes: dict[str, Any] = {"status": status, "attempts": attempts, "last_error": error}
-    if hasattr(effect, "next_attempt_at"):
-        changes["next_attempt_at"] = next_at
-    done = replace(effect, **changes)
+    done = replace(
+        effect, status=status, attempts=attempts, last_error=error, next_attempt_at=next_at
+    )
     if status != "sent":
         log.info(
             "delivery failed",
@@ -289,69 +246,3 @@ def _deliver(
             "not a journeyflow.types.Delivery"
         )
     return delivery
-
-
-class SentKeys:
-    """Effect keys a channel has delivered, so a redelivery is not sent twice.
-
-    The dispatcher marks an effect `sent` only after the channel returns; a
-    crash in between makes the next run deliver it again. A channel records
-    the key right after the provider accepted the message and checks it first.
-    Kept in a small SQLite file (`path`), or in memory when `path` is None.
-    The guarantee is at-least-once: a crash between the provider accepting
-    and the key being recorded can still send twice (hence Message-ID and
-    Idempotency-Key headers derived from the key, for the receiving side).
-
-    :param path: the SQLite file (created with its folder), or None
-    :param channel: keys are kept per channel name
-    """
-
-    def __init__(self, path: str | Path | None, channel: str) -> None:
-        self.path = Path(path) if path is not None else None
-        self.channel = channel
-        self._memory: set[str] = set()
-        self._lock = threading.Lock()
-        self._ready = False
-
-    def _connect(self) -> closing[sqlite3.Connection]:
-        # created on first use, so listing plugins never writes files
-        assert self.path is not None
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with closing(sqlite3.connect(self.path, timeout=30)) as conn, conn:
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS sent_keys (channel TEXT NOT NULL, "
-                    "key TEXT NOT NULL, detail TEXT, PRIMARY KEY (channel, key))"
-                )
-            self._ready = True
-        return closing(sqlite3.connect(self.path, timeout=30))
-
-    def __contains__(self, key: object) -> bool:
-        if self.path is None:
-            with self._lock:
-                return key in self._memory
-        with self._connect() as conn:
-            row = conn.execute(
-                "SELECT 1 FROM sent_keys WHERE channel = ? AND key = ?", (self.channel, key)
-            ).fetchone()
-        return row is not None
-
-    def add(self, key: str, detail: str | None = None) -> None:
-        """Remember that `key` was delivered."""
-        if self.path is None:
-            with self._lock:
-                self._memory.add(key)
-            return
-        with self._connect() as conn, conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO sent_keys (channel, key, detail) VALUES (?, ?, ?)",
-                (self.channel, key, detail),
-            )
-
-
-def state_dir() -> Path:
-    """Where channels keep local state (sent keys): `JOURNEYFLOW_STATE_DIR`,
-    else `.journeyflow` in the working directory."""
-    import os
-
-    return Path(os.environ.get("JOURNEYFLOW_STATE_DIR") or ".journeyflow")

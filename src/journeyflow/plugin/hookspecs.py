@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-import pluggy
+from journeyflow.plugin.markers import hookspec
 
 if TYPE_CHECKING:
     import click
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
         TransitionInfo,
         Vertical,
     )
-
-hookspec = pluggy.HookspecMarker("journeyflow")
 
 
 @hookspec

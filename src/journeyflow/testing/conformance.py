@@ -38,6 +38,7 @@ __all__ = [
     "CHECKS",
     "ChannelConformance",
     "ChannelHarness",
+    "LocalHTTPServer",
     "check_delivers",
     "check_idempotent",
     "check_permanent_failure",
@@ -242,7 +243,10 @@ class LocalHTTPServer:
     requests and answers as told: 200 with `{"id": ...}` normally, 503 in mode
     "temporary", 400 in mode "permanent", nothing at all in mode "hang" (until
     the mode changes or the server closes). With `token`, a request without
-    `Authorization: Bearer <token>` gets 401. Use it as a context manager.
+    `Authorization: Bearer <token>` gets 401. `answer(status, headers)` makes
+    every later request get that status and those headers instead (a 429 with
+    `Retry-After`, a redirect...), until `answer(None)`. Use it as a context
+    manager.
     """
 
     modes = frozenset({"temporary", "permanent", "hang"})
@@ -253,6 +257,7 @@ class LocalHTTPServer:
 
         self.token = token
         self.mode: str | None = None
+        self.fixed: tuple[int, dict[str, str]] | None = None
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._release = threading.Event()
@@ -287,6 +292,10 @@ class LocalHTTPServer:
         else:
             self._release.set()
 
+    def answer(self, status: int | None, headers: dict[str, str] | None = None) -> None:
+        """Answer every request with `status` and `headers` (None: as the mode says)."""
+        self.fixed = None if status is None else (status, dict(headers or {}))
+
     def accepted(self, key: str, header: str = "Idempotency-Key") -> int:
         """Requests answered 2xx whose `header` equals `key` (recorded header
         names are lower-cased)."""
@@ -314,7 +323,10 @@ class LocalHTTPServer:
                     owner._release.wait(30)
                     self.close_connection = True
                     return
-                if (
+                extra: dict[str, str] = {}
+                if owner.fixed is not None:
+                    status, extra = owner.fixed
+                elif (
                     owner.token is not None
                     and self.headers.get("Authorization") != f"Bearer {owner.token}"
                 ):
@@ -335,6 +347,8 @@ class LocalHTTPServer:
                     )
                 answer = (b'{"id": "msg-%d"}' % number) if status == 200 else b'{"error": "no"}'
                 self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()

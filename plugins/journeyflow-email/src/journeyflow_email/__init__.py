@@ -39,16 +39,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from journeyflow.delivery.outbox import SentKeys, state_dir
-from journeyflow.plugin.manager import hookimpl
-from journeyflow.types import Channel, Delivery, Effect
+from journeyflow import Channel, Delivery, Effect, hookimpl
+from journeyflow.delivery import SentKeys
 
-__version__ = "0.1.0"
+__version__ = version("journeyflow-email")
 NAME = "email"
 
 
@@ -240,7 +240,7 @@ def _by_code(code: int, detail: str) -> Delivery:
 def make_channel(config: SmtpConfig | None = None, sent: SentKeys | None = None) -> Channel:
     """The `email` Channel (configuration from the environment by default)."""
     config = config or SmtpConfig.from_env()
-    sent = sent or SentKeys(state_dir() / "sent-keys.sqlite3", NAME)
+    sent = sent or SentKeys.in_state_dir(NAME)
     return Channel(
         NAME,
         deliver=EmailChannel(config, sent),

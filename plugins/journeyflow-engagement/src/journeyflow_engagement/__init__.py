@@ -20,11 +20,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from journeyflow.clock import as_utc
-from journeyflow.definition.durations import format_duration, parse_duration
-from journeyflow.exceptions import JourneyflowError
-from journeyflow.plugin.manager import hookimpl
-from journeyflow.types import CustomerFacts, Segmenter
+from journeyflow import (
+    CustomerFacts,
+    JourneyflowError,
+    Segmenter,
+    as_utc,
+    format_duration,
+    hookimpl,
+    parse_duration,
+)
 
 __all__ = ["ENGAGEMENT_EVENTS", "EngagementConfig", "EngagementSegmenter", "segmenter"]
 

@@ -18,9 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from journeyflow.exceptions import JourneyflowError
-from journeyflow.plugin.manager import hookimpl
-from journeyflow.types import KpiCollector
+from journeyflow import JourneyflowError, KpiCollector, hookimpl
 from journeyflow_kpis.collectors import Settings, specs
 from journeyflow_kpis.funnel import funnel_conversion, stage_entries, time_in_stage
 

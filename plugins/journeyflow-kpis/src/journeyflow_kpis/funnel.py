@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from journeyflow.types import StageHistory
+from journeyflow import StageHistory
 
 _MOVES = ("enter", "transition", "migrate")
 _ENDS = ("exit", "complete")

@@ -15,11 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from journeyflow.clock import as_utc
-from journeyflow.definition.durations import parse_duration
-from journeyflow.exceptions import JourneyflowError
-from journeyflow.plugin.manager import hookimpl
-from journeyflow.types import CustomerFacts, Segmenter
+from journeyflow import CustomerFacts, JourneyflowError, Segmenter, as_utc, hookimpl, parse_duration
 from journeyflow_rfm.metrics import (
     Figures,
     default_figures,

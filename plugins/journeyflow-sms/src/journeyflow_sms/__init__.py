@@ -15,28 +15,28 @@ Configuration (environment, read when the plugins are loaded):
 The recipient is `data.to` (journeys write `to: '=customer.phone'`), else the
 customer's `phone` attribute. The text is `data.body`, else the template
 `<template>.txt` rendered with the send's `data` (StrictUndefined: a missing
-value fails the effect, naming it). Answers are classified as for webhooks:
-2xx sent; 408, 429, 5xx and network trouble temporary; other 4xx permanent.
+value fails the effect, naming it). Answers are read by journeyflow's shared
+HTTP classification (`journeyflow.delivery.classify_http`), as for webhooks:
+2xx sent; 408, 429, 5xx (after `Retry-After` when given) and network trouble
+temporary; 401/403 temporary with a hint to check the token; other 4xx and
+3xx permanent.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
 import jinja2
 
-from journeyflow.delivery.outbox import SentKeys, state_dir
-from journeyflow.plugin.manager import hookimpl
-from journeyflow.types import Channel, Delivery, Effect
+from journeyflow import Channel, Delivery, Effect, hookimpl
+from journeyflow.delivery import SentKeys, post
 
-__version__ = "0.1.0"
+__version__ = version("journeyflow-sms")
 NAME = "sms"
 
 
@@ -58,25 +58,6 @@ class SmsConfig:
             templates=Path(env.get("JOURNEYFLOW_SMS_TEMPLATES") or "templates/sms"),
             timeout=float(env.get("JOURNEYFLOW_SMS_TIMEOUT") or 10),
         )
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-def classify(status: int, reason: str = "") -> Delivery:
-    text = f"HTTP {status} {reason}".strip()
-    if 200 <= status < 300:
-        return Delivery.sent(text)
-    if status in (408, 429) or status >= 500:
-        return Delivery.retry(text)
-    if status in (401, 403):  # a configuration problem: fixable, so retry later
-        return Delivery.retry(f"{text}: check JOURNEYFLOW_SMS_TOKEN")
-    return Delivery.give_up(text)
 
 
 class SmsChannel:
@@ -129,44 +110,31 @@ class SmsChannel:
             return Delivery.give_up(f"SMS template {name!r}: {exc}")
 
     def _post(self, body: bytes, key: str) -> Delivery:
-        url = f"{str(self.config.base_url).rstrip('/')}/messages"
-        request = urllib.request.Request(
-            url,
-            data=body,
-            method="POST",
-            headers={
+        answer = post(
+            f"{str(self.config.base_url).rstrip('/')}/messages",
+            body,
+            {
                 "Content-Type": "application/json",
                 "Authorization": f"Bearer {self.config.token}",
                 "Idempotency-Key": key,
                 "User-Agent": f"journeyflow-sms/{__version__}",
             },
+            timeout=self.config.timeout,
+            auth_hint="check JOURNEYFLOW_SMS_TOKEN",
         )
+        if answer.delivery.status != "sent":
+            return answer.delivery
         try:
-            with _OPENER.open(request, timeout=self.config.timeout) as response:
-                answer = response.read()
-                delivery = classify(response.status, response.reason)
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return classify(exc.code, str(exc.reason))
-        except urllib.error.URLError as exc:
-            return Delivery.retry(f"{url}: {exc.reason}")
-        except TimeoutError:
-            return Delivery.retry(f"{url}: no answer within {self.config.timeout:g}s")
-        except ValueError as exc:
-            return Delivery.give_up(f"bad SMS API URL {url!r}: {exc}")
-        except OSError as exc:
-            return Delivery.retry(f"{url}: {type(exc).__name__}: {exc}")
-        try:
-            provider_id = json.loads(answer).get("id")
+            provider_id = json.loads(answer.body).get("id")
         except (ValueError, AttributeError):
             provider_id = None
-        return Delivery.sent(f"provider id {provider_id}") if provider_id else delivery
+        return Delivery.sent(f"provider id {provider_id}") if provider_id else answer.delivery
 
 
 def make_channel(config: SmsConfig | None = None, sent: SentKeys | None = None) -> Channel:
     """The `sms` Channel (configuration from the environment by default)."""
     config = config or SmsConfig.from_env()
-    sent = sent or SentKeys(state_dir() / "sent-keys.sqlite3", NAME)
+    sent = sent or SentKeys.in_state_dir(NAME)
     return Channel(
         NAME,
         deliver=SmsChannel(config, sent),

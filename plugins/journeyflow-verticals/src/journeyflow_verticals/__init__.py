@@ -23,9 +23,7 @@ from typing import Any
 
 import click
 
-from journeyflow.exceptions import JourneyflowError
-from journeyflow.plugin.manager import hookimpl
-from journeyflow.types import Vertical
+from journeyflow import JourneyflowError, Registry, Vertical, build_manager, hookimpl
 
 __all__ = ["PACKS", "Pack", "template_path", "verticals"]
 
@@ -149,9 +147,7 @@ def journeyflow_verticals() -> Iterable[Vertical]:
 )
 def templates_command(vertical: str | None, dest: str | None) -> None:
     """List the journey templates verticals ship, or copy one vertical's."""
-    from journeyflow.commands._common import plugin_registry
-
-    registry = plugin_registry()
+    registry = Registry.from_manager(build_manager())  # JOURNEYFLOW_DISABLE_PLUGINS applies
     shipped = {v.id: v for v in registry.verticals.values() if v.journey_templates}
     if vertical is not None and vertical not in shipped:
         raise click.UsageError(

@@ -11,12 +11,15 @@ seconds>`, `X-Journeyflow-Signature: sha256=<hex HMAC-SHA256 of
 "<timestamp>.<body>">` — the timestamp is signed, so a receiver can refuse
 replays (`verify` does, after 5 minutes).
 
-Answers: 2xx sent; 408, 429 and 5xx, timeouts and connection errors
-temporary; other 4xx and 3xx (redirects are not followed: a POST must reach
-the configured URL) permanent.
+Answers are read by journeyflow's shared HTTP classification
+(`journeyflow.delivery.classify_http`): 2xx sent; 408, 429 and 5xx (after
+`Retry-After` when given), timeouts and connection errors temporary; other
+4xx and 3xx (redirects are not followed: a POST must reach the configured
+URL) permanent.
 
-urllib.request, not httpx: one POST per effect needs no client library,
-connection pool or async, and the plugin then depends on journeyflow alone.
+`journeyflow.delivery.post` uses urllib.request, not httpx: one POST per
+effect needs no client library, connection pool or async, and the plugin
+then depends on journeyflow alone.
 """
 
 from __future__ import annotations
@@ -26,17 +29,14 @@ import hmac
 import json
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from importlib.metadata import version
 
-from journeyflow.delivery.outbox import SentKeys, state_dir
-from journeyflow.plugin.manager import hookimpl
-from journeyflow.types import Channel, Delivery, Effect
+from journeyflow import Channel, Delivery, Effect, hookimpl
+from journeyflow.delivery import SentKeys, post
 
-__version__ = "0.1.0"
+__version__ = version("journeyflow-webhook")
 NAME = "webhook"
 REPLAY_WINDOW = 300  # seconds a signature stays valid for `verify`
 
@@ -101,52 +101,6 @@ def payload(effect: Effect) -> bytes:
     ).encode()
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # urllib then raises HTTPError with the 3xx code
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-def classify(status: int, reason: str = "") -> Delivery:
-    """An HTTP status as a Delivery: 2xx sent; 408/429/5xx temporary; else permanent."""
-    text = f"HTTP {status} {reason}".strip()
-    if 200 <= status < 300:
-        return Delivery.sent(text)
-    if status in (408, 429) or status >= 500:
-        return Delivery.retry(text)
-    if 300 <= status < 400:
-        return Delivery.give_up(f"{text}: the URL redirects; configure the final URL")
-    return Delivery.give_up(text)
-
-
-def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Delivery:
-    """POST and classify the answer; never raises for network trouble."""
-    if not url.lower().startswith(("http://", "https://")):
-        return Delivery.give_up(f"bad URL {url!r}: webhooks go to http:// or https:// URLs")
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
-    )
-    try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            response.read()
-            return classify(response.status, response.reason)
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return classify(exc.code, str(exc.reason))
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, str) and "unknown url type" in exc.reason:
-            return Delivery.give_up(f"bad URL {url!r}: {exc.reason}")
-        return Delivery.retry(f"{url}: {exc.reason}")
-    except TimeoutError:
-        return Delivery.retry(f"{url}: no answer within {timeout:g}s")
-    except ValueError as exc:  # a malformed URL
-        return Delivery.give_up(f"bad URL {url!r}: {exc}")
-    except OSError as exc:  # connection reset, remote closed...
-        return Delivery.retry(f"{url}: {type(exc).__name__}: {exc}")
-
-
 class WebhookChannel:
     """Delivers effects as signed JSON POSTs; idempotent through `sent`."""
 
@@ -175,13 +129,14 @@ class WebhookChannel:
             str(url),
             body,
             {
+                "Content-Type": "application/json",
                 "User-Agent": f"journeyflow-webhook/{__version__}",
                 "Idempotency-Key": effect.key,
                 "X-Journeyflow-Timestamp": timestamp,
                 "X-Journeyflow-Signature": sign(self.config.secret, timestamp, body),
             },
-            self.config.timeout,
-        )
+            timeout=self.config.timeout,
+        ).delivery
         if delivery.status == "sent":
             self.sent.add(effect.key, delivery.detail)
         return delivery
@@ -190,7 +145,7 @@ class WebhookChannel:
 def make_channel(config: WebhookConfig | None = None, sent: SentKeys | None = None) -> Channel:
     """The `webhook` Channel (configuration from the environment by default)."""
     config = config or WebhookConfig.from_env()
-    sent = sent or SentKeys(state_dir() / "sent-keys.sqlite3", NAME)
+    sent = sent or SentKeys.in_state_dir(NAME)
     return Channel(
         NAME,
         deliver=WebhookChannel(config, sent),

@@ -1,6 +1,6 @@
 """The plugins that ship with journeyflow, registered exactly like installed
 ones (pytest's `default_plugins`, datasette's `DEFAULT_PLUGINS`): each module
-here implements hooks with `@hookimpl`, and `plugins.build_manager` registers
+here implements hooks with `@hookimpl`, and `plugin.manager.build_manager` registers
 it under the name below, before the entry points. Disable one like any
 plugin: `JOURNEYFLOW_DISABLE_PLUGINS=journeyflow.console`.
 """

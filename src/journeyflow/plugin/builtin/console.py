@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterable
 from typing import TextIO
 
-from journeyflow.plugin.manager import hookimpl
+from journeyflow.plugin.markers import hookimpl
 from journeyflow.types import Channel, Delivery, Effect
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from journeyflow.exceptions import JourneyflowError
-from journeyflow.plugin.manager import hookimpl
+from journeyflow.plugin.markers import hookimpl
 from journeyflow.types import Channel, Delivery, Effect
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from journeyflow.plugin.manager import hookimpl
+from journeyflow.plugin.markers import hookimpl
 from journeyflow.types import Vertical
 
 _REVENUE = ("customers_per_day", "average_ticket")
