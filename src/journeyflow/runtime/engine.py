@@ -5,7 +5,9 @@ Work happens in units of work (a batch of events, or a batch of customers with
 due timers), each committed atomically with its history and outbox rows, so a
 crash loses at most an uncommitted batch and a re-run applies it exactly once
 (events are deduplicated by messageId). One customer's events are applied one
-at a time, in arrival order; `customer.py` holds the per-customer semantics.
+at a time, in arrival order; `semantics.py` holds the per-customer semantics,
+which see the engine only through its `Rules`. After each commit, listeners
+hear what happened (`Notification`: transitions taken, enrolments ended).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from journeyflow.events import Event, parse_event
 from journeyflow.exceptions import EventError, JourneyVersionError
 from journeyflow.runtime.gcpause import gc_paused
 from journeyflow.runtime.machine import JourneyMachine
-from journeyflow.runtime.semantics import CustomerRun, Notification
+from journeyflow.runtime.semantics import CustomerRun, Notification, Rules
 from journeyflow.store import MemoryStore, Store
 from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
 
@@ -51,6 +53,8 @@ class IngestReport:
 
 
 Listener = Callable[[Notification], None]
+"""Called with each notification after its unit of work commits; an exception
+it raises is logged and never stops the engine."""
 
 
 class Engine:
@@ -61,6 +65,10 @@ class Engine:
     :param store: where customers stand (default: a fresh in-memory store)
     :param clock: the time source (default: the system clock)
     :param batch_size: events (or customers with due timers) per transaction
+    :param functions: extra CEL functions (the plugins' ones), by name
+    :param listeners: told of every transition taken and enrolment ended, after
+        commit (`Listener`; the plugins' observer hooks, journey-test coverage)
+    :param max_emit_depth: how long a chain of emitted events may grow
     :param pause_gc: pause Python's cyclic garbage collector during each unit of
         work (`gcpause.py`: about a fifth of the time per event)
     """
@@ -88,6 +96,12 @@ class Engine:
         self.current: dict[str, JourneyMachine] = {}
         for loaded in sorted(journeys, key=lambda lj: (lj.journey.journey, lj.journey.version)):
             self._register(loaded)
+        self.rules = Rules(
+            journeys=tuple(self.current[name] for name in sorted(self.current)),
+            machine=self.machine,
+            functions=self.functions or None,
+            max_emit_depth=max_emit_depth,
+        )
 
     # --- journeys and versions ---------------------------------------------
 
@@ -152,19 +166,19 @@ class Engine:
             except EventError as exc:
                 report.rejected.append(Rejected(i, str(exc), raw))
                 log.info("event rejected", index=i, reason=str(exc))
+        notes: list[Notification] = []
         uow = self.store.unit_of_work()
         try:
             # load (and so claim) the customers first, then ask which messages
             # are stored: a process that held them meanwhile has committed its own
             uow.load(dict.fromkeys(e.customer_id for e in events))
             seen = uow.seen_messages([e.message_id for e in events])
-            notes: list[Notification] = []
             for event in events:
                 if event.message_id in seen:
                     report.duplicates += 1
                     continue
                 seen.add(event.message_id)
-                run = self._run(uow, event.customer_id)
+                run = CustomerRun(self.rules, uow, event.customer_id)
                 run.fire_due(event.timestamp, inclusive=False)
                 run.handle(event)
                 run.fire_due(event.timestamp, inclusive=True)
@@ -198,6 +212,7 @@ class Engine:
     def _fire_due_batch(self, moment: datetime) -> int | None:
         """One unit of work of due timers; None when nothing is due."""
         fired = 0
+        notes: list[Notification] = []
         uow = self.store.unit_of_work()
         try:
             due = uow.due_customers(moment, self.batch_size)
@@ -205,9 +220,8 @@ class Engine:
                 uow.rollback()
                 return None
             uow.load(due)
-            notes: list[Notification] = []
             for cid in due:
-                run = self._run(uow, cid)
+                run = CustomerRun(self.rules, uow, cid)
                 fired += run.fire_due(moment, inclusive=True)
                 notes.extend(run.notifications)
             uow.commit()
@@ -256,7 +270,7 @@ class Engine:
         try:
             uow.load(desired)
             for customer_id, wanted in desired.items():
-                run = self._run(uow, customer_id)
+                run = CustomerRun(self.rules, uow, customer_id)
                 before = list(run.customer.segments)
                 kept = [s for s in before if not s.startswith(owned)]
                 after = sorted(set(kept) | set(wanted))
@@ -274,9 +288,6 @@ class Engine:
         return changes
 
     # --- internals ---------------------------------------------------------
-
-    def _run(self, uow: Any, customer_id: str) -> CustomerRun:
-        return CustomerRun(self, uow, customer_id)
 
     def _notify(self, notes: list[Notification]) -> None:
         for note in notes:

@@ -68,7 +68,7 @@ def migrate(engine: Engine, journey: str, *, dry_run: bool) -> MigrationReport:
             batch = customers[start : start + engine.batch_size]
             uow.load(batch)
             for cid in batch:
-                run = CustomerRun(engine, uow, cid)
+                run = CustomerRun(engine.rules, uow, cid)
                 for enrolment in list(run.enrolments):
                     if (
                         enrolment.journey != journey

@@ -1,5 +1,5 @@
-"""One customer's turn: the journey semantics of JOURNEY_DSL.md, applied to one
-customer inside one unit of work.
+"""One customer's turn: the journey semantics (docs/semantics.md), applied to
+one customer inside one unit of work.
 
 Order of work for an event, per journey (journeys in id order):
 1. exit rules, on every active enrolment the event reaches;
@@ -8,6 +8,9 @@ Order of work for an event, per journey (journeys in id order):
 Events emitted by actions are queued and applied after the event that caused
 them, at the same time, before the next outside event; timers due at the same
 instant fire after events.
+
+A `CustomerRun` sees the engine only through `Rules` (the compiled journeys,
+the CEL functions, the limits) and the store only through its unit of work.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -35,7 +39,6 @@ from journeyflow.runtime.machine import (
 from journeyflow.store.records import Effect, EnrolmentRecord, HistoryRecord
 
 if TYPE_CHECKING:
-    from journeyflow.runtime.engine import Engine
     from journeyflow.store.base import UnitOfWork
 
 log = structlog.get_logger("journeyflow.runtime.engine")
@@ -46,21 +49,55 @@ MAX_TIMERS_AT_ONCE = 1000  # timers one customer fires at one instant: only a lo
 
 @dataclass(frozen=True)
 class Notification:
-    """What listeners (plugin observer hooks) hear about, after commit."""
+    """What listeners (plugin observer hooks, journey-test coverage) hear about,
+    after commit.
+
+    `kind` "transition" comes with the history record of an `enter` or a
+    `transition`; for a transition taken, `transition_index` is its position
+    among the transitions of the state it left (`history.from_state`).
+    `kind` "enrolment_ended" comes with the enrolment as it ended.
+    """
 
     kind: str  # "transition" | "enrolment_ended"
     history: HistoryRecord | None = None
     enrolment: EnrolmentRecord | None = None
+    transition_index: int | None = None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a customer's run needs from the engine, and nothing more."""
+
+    journeys: tuple[JourneyMachine, ...]  # the newest version of each journey, in id order
+    machine: Callable[[str, int], JourneyMachine]  # any version, by (journey, version)
+    functions: Mapping[str, Callable[..., Any]] | None  # plugins' CEL functions, if any
+    max_emit_depth: int  # emits an emitted event may cause, in a chain
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What one step of work is about: an enrolment under its journey version,
+    at a moment, on an event (None: a timer fired) so many emits deep."""
+
+    machine: JourneyMachine
+    enrolment: EnrolmentRecord
+    at: datetime
+    event: Event | None = None
+    depth: int = 0
 
 
 class CustomerRun:
-    def __init__(self, engine: Engine, uow: UnitOfWork, customer_id: str) -> None:
-        self.engine = engine
+    """One customer's records in a unit of work, and what events, timers and
+    segments do to them. `notifications` collects what listeners are told once
+    the unit of work commits."""
+
+    def __init__(self, rules: Rules, uow: UnitOfWork, customer_id: str) -> None:
+        self.rules = rules
         self.uow = uow
         self.customer = uow.customer(customer_id)
         self.enrolments = uow.enrolments(customer_id)
         self.notifications: list[Notification] = []
-        self._queue: deque[tuple[Event, int]] = deque()
+        self._queue: deque[tuple[Event, int]] = deque()  # (event, emit depth)
         self._splits_in_a_row = 0
 
     # --- events --------------------------------------------------------------
@@ -73,10 +110,11 @@ class CustomerRun:
             current, depth = self._queue.popleft()
             if current.type == "identify" or current.traits:
                 self.customer.attributes.update(current.traits)
-            for machine in sorted(self.engine.current.values(), key=lambda m: m.id):
+            for machine in self.rules.journeys:
                 self._route(machine, current, depth)
 
     def set_segments(self, segments: list[str], at: datetime) -> None:
+        """Record the customer's segments; each one entered is a `segment_entered` event."""
         entered = [s for s in segments if s not in self.customer.segments]
         self.customer.segments = segments
         self.uow.touch(self.customer)
@@ -100,19 +138,23 @@ class CustomerRun:
         reached = [e for e in mine if e.active and (key is None or e.key == key)]
         # 1. exit rules, before anything else
         for enrolment in reached:
-            self._check_exits(enrolment, event)
+            self._check_exits(enrolment, event, depth)
         # 2. entry
         fresh: EnrolmentRecord | None = None
         if (
             self._is_entry(machine, event)
             and (not journey.entry.key or key is not None)
-            and self._guard(machine.entry_guard, None, event, event.timestamp, machine)
+            and self._entry_allowed(machine, event)
         ):
             same = [e for e in mine if e.key == key]
             active = [e for e in same if e.active]
             if active and journey.entry.reentry == "always":
                 for old in active:
-                    self._end(old, "exited", "re-entry", event.timestamp)
+                    self._end(
+                        Step(self._machine(old), old, event.timestamp, event, depth),
+                        "exited",
+                        "re-entry",
+                    )
                 fresh = self._enrol(machine, key, len(same) + 1, event, depth)
             elif not active and not (journey.entry.reentry == "never" and same):
                 fresh = self._enrol(machine, key, len(same) + 1, event, depth)
@@ -130,26 +172,42 @@ class CustomerRun:
     def _entry_key(self, machine: JourneyMachine, event: Event) -> str | None:
         assert machine.entry_key is not None
         try:
-            value = machine.entry_key.evaluate(self._scope(machine, None, event, event.timestamp))
+            value = machine.entry_key.evaluate(self._entry_scope(machine, event))
         except ExpressionError:
             return None  # no key on this event: it reaches every enrolment, enrols nobody
         return None if value is None else str(value)
 
-    def _check_exits(self, enrolment: EnrolmentRecord, event: Event) -> None:
+    def _entry_allowed(self, machine: JourneyMachine, event: Event) -> bool:
+        """The entry guard (`entry.when`); an error counts as false."""
+        if machine.entry_guard is None:
+            return True
+        try:
+            return machine.entry_guard.evaluate(self._entry_scope(machine, event)) is True
+        except ExpressionError as exc:
+            self._log_error(None, f"guard counted as false: {exc}")
+            return False
+
+    def _check_exits(self, enrolment: EnrolmentRecord, event: Event, depth: int) -> None:
         machine = self._machine(enrolment)
+        step: Step | None = None
         for rule in machine.exits:
-            if event.name in rule.events and self._guard(
-                rule.guard, enrolment, event, event.timestamp, machine
-            ):
+            if event.name not in rule.events:
+                continue
+            step = step or Step(machine, enrolment, event.timestamp, event, depth)
+            if self._guard(rule.guard, step):
                 status = "converted" if rule.goal else "exited"
-                self._end(enrolment, status, f"exit:{event.name}", event.timestamp)
+                self._end(step, status, f"exit:{event.name}")
                 return
 
     def _take_event(self, enrolment: EnrolmentRecord, event: Event, depth: int) -> None:
         machine = self._machine(enrolment)
-        for transition in machine.candidates(enrolment.state, event.name):
-            if self._guard(transition.guard, enrolment, event, event.timestamp, machine):
-                self._apply(enrolment, machine, transition, event.timestamp, event, depth)
+        candidates = machine.candidates(enrolment.state, event.name)
+        if not candidates:
+            return
+        step = Step(machine, enrolment, event.timestamp, event, depth)
+        for transition in candidates:
+            if self._guard(transition.guard, step):
+                self._apply(step, transition)
                 return
 
     # --- timers --------------------------------------------------------------
@@ -188,10 +246,11 @@ class CustomerRun:
             fired += 1
             machine = self._machine(enrolment)
             compiled = next(t for t in machine.timers_of[enrolment.state] if t.index == index)
-            if self._guard(compiled.guard, enrolment, None, due, machine):
+            step = Step(machine, enrolment, due)
+            if self._guard(compiled.guard, step):
                 self.uow.touch(self.customer)
-                self._apply(enrolment, machine, compiled, due, None, 0)
-            self._drain(due)
+                self._apply(step, compiled)
+            self._drain()
 
     def _break_loop(self, instant: datetime) -> None:
         """Timers that keep re-arming at one instant (`after: 0m` back and forth)
@@ -201,16 +260,16 @@ class CustomerRun:
                 enrolment.timers = [t for t in enrolment.timers if t[1] > instant]
                 self.uow.touch(enrolment)
                 self._note_error(
-                    enrolment,
-                    instant,
+                    Step(self._machine(enrolment), enrolment, instant),
                     f"more than {MAX_TIMERS_AT_ONCE} timers fired at one instant: "
                     "a timer loop; its timers were dropped",
                 )
 
-    def _drain(self, at: datetime) -> None:
+    def _drain(self) -> None:
+        """Apply the events a timer's actions emitted."""
         while self._queue:
             current, depth = self._queue.popleft()
-            for machine in sorted(self.engine.current.values(), key=lambda m: m.id):
+            for machine in self.rules.journeys:
                 self._route(machine, current, depth)
 
     # --- moving --------------------------------------------------------------
@@ -238,62 +297,55 @@ class CustomerRun:
             position=len(self.enrolments),
         )
         self.uow.add_enrolment(enrolment)  # appends to self.enrolments (the same list)
-        self._history(enrolment, "enter", None, j.initial, f"event:{event.name}", at)
-        self._enter(enrolment, machine, j.initial, at, event, depth, 0)
+        step = Step(machine, enrolment, at, event, depth)
+        self._moved(step, self._history(step, "enter", None, j.initial, f"event:{event.name}"))
+        self._enter(step, j.initial, 0)
         return enrolment
 
-    def _apply(
-        self,
-        enrolment: EnrolmentRecord,
-        machine: JourneyMachine,
-        transition: CompiledTransition,
-        at: datetime,
-        event: Event | None,
-        depth: int,
-    ) -> None:
+    def _apply(self, step: Step, transition: CompiledTransition) -> None:
+        """Take a transition: the source state's on_exit actions, the
+        transition's own, then enter the target (an internal one runs only its own)."""
+        enrolment, machine = step.enrolment, step.machine
         source = enrolment.state
         enrolment.seq += 1
         self.uow.touch(enrolment)
         cause = transition.describe()
         if transition.is_internal:
-            self._history(enrolment, "transition", source, source, cause, at, "internal")
-            self._actions(enrolment, machine, transition.actions, 0, at, event, depth)
+            record = self._history(step, "transition", source, source, cause, "internal")
+            self._moved(step, record, transition.index)
+            self._actions(step, transition.actions, 0)
             return
         target = transition.to
         assert target is not None
-        index = self._actions(enrolment, machine, machine.on_exit[source], 0, at, event, depth)
-        index = self._actions(enrolment, machine, transition.actions, index, at, event, depth)
-        self._history(enrolment, "transition", source, target, cause, at)
-        self._enter(enrolment, machine, target, at, event, depth, index)
+        index = self._actions(step, machine.on_exit[source], 0)
+        index = self._actions(step, transition.actions, index)
+        self._moved(
+            step, self._history(step, "transition", source, target, cause), transition.index
+        )
+        self._enter(step, target, index)
 
-    def _enter(
-        self,
-        enrolment: EnrolmentRecord,
-        machine: JourneyMachine,
-        state: str,
-        at: datetime,
-        event: Event | None,
-        depth: int,
-        index: int,
-    ) -> None:
+    def _enter(self, step: Step, state: str, index: int) -> None:
+        """Enter `state`: set its timers, run its on_enter actions (numbered from
+        `index`), then end the enrolment in a final state or follow a split."""
+        enrolment, machine = step.enrolment, step.machine
         enrolment.state = state
-        enrolment.entered_at = at
+        enrolment.entered_at = step.at
         enrolment.timers = []
         for timer in machine.timers_of[state]:
-            due = self._due(timer, enrolment, machine, event, at)
+            due = self._due(step, timer)
             if due is not None:
                 enrolment.timers.append((timer.index, due))
-        self._actions(enrolment, machine, machine.on_enter[state], index, at, event, depth)
+        self._actions(step, machine.on_enter[state], index)
         if not enrolment.active or enrolment.state != state:
             return  # an emitted event moved or ended it meanwhile
         if machine.is_final(state):
-            self._end(enrolment, "completed", f"final:{state}", at)
+            self._end(step, "completed", f"final:{state}")
             return
         split = machine.split_of.get(state)
         if split is not None and split.spec.split is not None:
             if self._splits_in_a_row > len(machine.journey.states):
                 # splits leading back to splits for ever: stay, and say so
-                self._note_error(enrolment, at, f"split cycle through {state!r}: stopped here")
+                self._note_error(step, f"split cycle through {state!r}: stopped here")
                 return
             self._splits_in_a_row += 1
             bucket = stable_bucket(enrolment.customer_id, machine.id, state)
@@ -308,44 +360,38 @@ class CustomerRun:
                 split.actions,  # a split's own actions run like any transition's
             )
             try:
-                self._apply(enrolment, machine, target, at, event, depth)
+                self._apply(step, target)
             finally:
                 self._splits_in_a_row -= 1
 
-    def _due(
-        self,
-        timer: CompiledTransition,
-        enrolment: EnrolmentRecord,
-        machine: JourneyMachine,
-        event: Event | None,
-        at: datetime,
-    ) -> datetime | None:
+    def _due(self, step: Step, timer: CompiledTransition) -> datetime | None:
+        """When a timer of the state just entered (at `step.at`) falls due."""
+        at = step.at
         if timer.after is not None:
             return at + timer.after
         assert timer.at is not None
         try:
-            value = timer.at.evaluate(self._scope(machine, enrolment, event, at))
+            value = timer.at.evaluate(self._scope(step))
         except ExpressionError as exc:
-            self._note_error(enrolment, at, f"`at:` set no timer: {exc}")
+            self._note_error(step, f"`at:` set no timer: {exc}")
             return None
         if not isinstance(value, datetime):
             self._note_error(
-                enrolment,
-                at,
-                f"`at: {timer.spec.at}` gave {value!r}, not a timestamp: no timer set",
+                step, f"`at: {timer.spec.at}` gave {value!r}, not a timestamp: no timer set"
             )
             return None
         value = value if value.tzinfo else value.replace(tzinfo=at.tzinfo)
         return max(value, at)  # a due time already past on entry fires at once, then
 
-    def _end(self, enrolment: EnrolmentRecord, status: str, reason: str, at: datetime) -> None:
+    def _end(self, step: Step, status: str, reason: str) -> None:
+        enrolment = step.enrolment
         enrolment.status = status
-        enrolment.ended_at = at
+        enrolment.ended_at = step.at
         enrolment.end_reason = reason
         enrolment.timers = []
         self.uow.touch(enrolment)
         kind = {"completed": "complete", "converted": "exit", "exited": "exit"}[status]
-        self._history(enrolment, kind, enrolment.state, None, reason, at, status)
+        self._history(step, kind, enrolment.state, None, reason, status)
         self.notifications.append(Notification("enrolment_ended", enrolment=_as_of_now(enrolment)))
 
     def migrate(self, enrolment: EnrolmentRecord, target: JourneyMachine, state: str) -> None:
@@ -356,65 +402,41 @@ class CustomerRun:
         enrolment.state = state
         enrolment.seq += 1
         enrolment.timers = []
+        step = Step(target, enrolment, enrolment.entered_at)
         for timer in target.timers_of[state]:
-            due = self._due(timer, enrolment, target, None, enrolment.entered_at)
+            due = self._due(step, timer)
             if due is not None:
                 enrolment.timers.append((timer.index, due))
         self.uow.touch(enrolment)
-        self._history(
-            enrolment,
-            "migrate",
-            source,
-            state,
-            f"migration:v{version}->v{target.version}",
-            enrolment.entered_at,
-        )
+        self._history(step, "migrate", source, state, f"migration:v{version}->v{target.version}")
 
     # --- actions -------------------------------------------------------------
 
-    def _actions(
-        self,
-        enrolment: EnrolmentRecord,
-        machine: JourneyMachine,
-        actions: tuple[CompiledAction, ...],
-        index: int,
-        at: datetime,
-        event: Event | None,
-        depth: int,
-    ) -> int:
+    def _actions(self, step: Step, actions: tuple[CompiledAction, ...], index: int) -> int:
+        """Run actions numbered from `index` (the number keys their effects);
+        return the next number."""
         for action in actions:
-            self._action(enrolment, machine, action, index, at, event, depth)
+            self._action(step, action, index)
             index += 1
         return index
 
-    def _action(
-        self,
-        enrolment: EnrolmentRecord,
-        machine: JourneyMachine,
-        action: CompiledAction,
-        index: int,
-        at: datetime,
-        event: Event | None,
-        depth: int,
-    ) -> None:
+    def _action(self, step: Step, action: CompiledAction, index: int) -> None:
+        enrolment = step.enrolment
         spec = action.spec
-        values = self._values(action, enrolment, machine, event, at)
+        values = self._values(step, action)
         if isinstance(spec, dsl.SetAction):
             self.customer.attributes.update(values)
             self.uow.touch(self.customer)
         elif isinstance(spec, dsl.EmitAction):
-            if depth + 1 > self.engine.max_emit_depth:
-                self._note_error(
-                    enrolment,
-                    at,
-                    f"emit {spec.emit!r} cut off: chain deeper than {self.engine.max_emit_depth}",
-                )
+            limit = self.rules.max_emit_depth
+            if step.depth + 1 > limit:
+                self._note_error(step, f"emit {spec.emit!r} cut off: chain deeper than {limit}")
                 return
             key = effect_key(enrolment, index)
             self._queue.append(
                 (
-                    Event(f"emit-{key}", self.customer.id, "internal", spec.emit, at, values),
-                    depth + 1,
+                    Event(f"emit-{key}", self.customer.id, "internal", spec.emit, step.at, values),
+                    step.depth + 1,
                 )
             )
         else:
@@ -422,7 +444,7 @@ class CustomerRun:
                 channel, template, data = spec.send, spec.template, values
             else:
                 assert isinstance(spec, dsl.TaskAction)
-                state = machine.journey.states[enrolment.state]
+                state = step.machine.journey.states[enrolment.state]
                 channel, template = "task", None
                 data = {
                     "title": spec.task.title,
@@ -439,7 +461,7 @@ class CustomerRun:
                     journey=enrolment.journey,
                     version=enrolment.version,
                     enrolment_id=enrolment.id,
-                    created_at=at,
+                    created_at=step.at,
                     template=template,
                     data=data,
                     seq=enrolment.seq,
@@ -448,21 +470,15 @@ class CustomerRun:
                 )
             )
 
-    def _values(
-        self,
-        action: CompiledAction,
-        enrolment: EnrolmentRecord,
-        machine: JourneyMachine,
-        event: Event | None,
-        at: datetime,
-    ) -> dict[str, Any]:
+    def _values(self, step: Step, action: CompiledAction) -> dict[str, Any]:
+        """An action's values, its `=expr` ones evaluated; one that fails is left out."""
         out: dict[str, Any] = {}
         for name, value in action.values.items():
             if isinstance(value, Expression):
                 try:
-                    value = value.evaluate(self._scope(machine, enrolment, event, at))
+                    value = value.evaluate(self._scope(step))
                 except ExpressionError as exc:
-                    self._note_error(enrolment, at, f"{name}: {exc}; left unset")
+                    self._note_error(step, f"{name}: {exc}; left unset")
                     continue
                 if isinstance(value, datetime):
                     value = value.isoformat()
@@ -471,28 +487,27 @@ class CustomerRun:
 
     # --- CEL -----------------------------------------------------------------
 
-    def _guard(
-        self,
-        guard: Expression | None,
-        enrolment: EnrolmentRecord | None,
-        event: Event | None,
-        at: datetime,
-        machine: JourneyMachine,
-    ) -> bool:
+    def _guard(self, guard: Expression | None, step: Step) -> bool:
+        """A `when:`; none is true, an error counts as false."""
         if guard is None:
             return True
         try:
-            return guard.evaluate(self._scope(machine, enrolment, event, at)) is True
+            return guard.evaluate(self._scope(step)) is True
         except ExpressionError as exc:
-            self._note_error(enrolment, at, f"guard counted as false: {exc}")
+            self._note_error(step, f"guard counted as false: {exc}")
             return False
 
-    def _scope(
-        self,
-        machine: JourneyMachine,
-        enrolment: EnrolmentRecord | None,
-        event: Event | None,
-        at: datetime,
+    def _scope(self, step: Step) -> Scope:
+        enrolment = step.enrolment
+        state = {"name": enrolment.state, "entered_at": enrolment.entered_at}
+        return self._make_scope(step.machine, step.event, step.at, state)
+
+    def _entry_scope(self, machine: JourneyMachine, event: Event) -> Scope:
+        """The scope of `entry.when` and `entry.key`: no state yet."""
+        return self._make_scope(machine, event, event.timestamp, {})
+
+    def _make_scope(
+        self, machine: JourneyMachine, event: Event | None, at: datetime, state: dict[str, Any]
     ) -> Scope:
         attrs = self.customer.attributes
         zone = attrs.get("timezone")
@@ -509,35 +524,30 @@ class CustomerRun:
             if event is not None
             else {}
         )
-        state = (
-            {"name": enrolment.state, "entered_at": enrolment.entered_at}
-            if enrolment is not None
-            else {}
-        )
         return Scope(
             now=at,
             customer=customer,
             event=event_view,
             state=state,
             zone=zone,
-            extra_functions=self.engine.functions or None,
+            extra_functions=self.rules.functions,
         )
 
     # --- records ---------------------------------------------------------------
 
     def _machine(self, enrolment: EnrolmentRecord) -> JourneyMachine:
-        return self.engine.machine(enrolment.journey, enrolment.version)
+        return self.rules.machine(enrolment.journey, enrolment.version)
 
     def _history(
         self,
-        enrolment: EnrolmentRecord,
+        step: Step,
         kind: str,
         source: str | None,
         target: str | None,
         cause: str,
-        at: datetime,
         detail: str | None = None,
-    ) -> None:
+    ) -> HistoryRecord:
+        enrolment = step.enrolment
         record = HistoryRecord(
             enrolment.id,
             enrolment.customer_id,
@@ -547,24 +557,36 @@ class CustomerRun:
             source,
             target,
             cause,
-            at,
+            step.at,
             detail,
         )
         self.uow.add_history(record)
-        if kind in ("enter", "transition"):
-            self.notifications.append(
-                Notification("transition", history=record, enrolment=_as_of_now(enrolment))
-            )
+        return record
 
-    def _note_error(self, enrolment: EnrolmentRecord | None, at: datetime, reason: str) -> None:
+    def _moved(self, step: Step, record: HistoryRecord, index: int | None = None) -> None:
+        """Tell listeners about an `enter` or a transition (`index`: the one taken)."""
+        self.notifications.append(
+            Notification(
+                "transition",
+                history=record,
+                enrolment=_as_of_now(step.enrolment),
+                transition_index=index,
+            )
+        )
+
+    def _note_error(self, step: Step, reason: str) -> None:
+        """A run-time error of the journey: logged, and an `error` line in the history."""
+        enrolment = step.enrolment
+        self._log_error(enrolment.id, reason)
+        self._history(step, "error", enrolment.state, enrolment.state, "error", reason)
+
+    def _log_error(self, enrolment_id: str | None, reason: str) -> None:
         log.info(
             "journey run-time error",
             customer=self.customer.id,
             reason=reason,
-            enrolment=enrolment.id if enrolment else None,
+            enrolment=enrolment_id,
         )
-        if enrolment is not None:
-            self._history(enrolment, "error", enrolment.state, enrolment.state, "error", at, reason)
 
 
 def effect_key(enrolment: EnrolmentRecord, index: int) -> str:

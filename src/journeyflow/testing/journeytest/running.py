@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from journeyflow.clock import VirtualClock, as_utc
 from journeyflow.definition import dsl
 from journeyflow.definition.durations import parse_duration
-from journeyflow.definition.loader import LoadedJourney
 from journeyflow.events import parse_event
 from journeyflow.exceptions import EventError, JourneyflowError
 from journeyflow.testing.journeytest.collecting import JourneyCase, JourneyTestError
@@ -34,6 +33,7 @@ from journeyflow.testing.journeytest.formatting import (
 
 if TYPE_CHECKING:
     from journeyflow.runtime.engine import Engine
+    from journeyflow.runtime.semantics import Notification
     from journeyflow.store.records import EnrolmentRecord
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -113,21 +113,23 @@ class _CaseRun:
         self.case = case
         self.journey_id = case.journey.journey.journey
         self.clock = VirtualClock(_start_of(case.test))
-        self.taken: set[tuple[str, str, int]] = set()
+        self.entered: set[str] = set()  # states of the journey under test entered
+        self.taken: set[tuple[str, int]] = set()  # its transitions taken: (state, index)
         self.step = 0
         self._watch = coverage
         self._functions = dict(functions or {})
 
     @cached_property
     def engine(self) -> Engine:
+        from journeyflow.runtime.engine import Engine
         from journeyflow.store import MemoryStore
 
-        return _engine(
+        return Engine(
             list(self.case.loaded),
             MemoryStore(),
             self.clock,
-            self.taken if self._watch else None,
-            self._functions,
+            functions=self._functions,
+            listeners=[self._heard] if self._watch else (),
         )
 
     def step_where(self) -> str:
@@ -324,16 +326,19 @@ class _CaseRun:
 
     # --- coverage ----------------------------------------------------------------
 
+    def _heard(self, note: Notification) -> None:
+        """The engine's listener: an `enter` or a transition taken, in the journey under test."""
+        h = note.history
+        if note.kind != "transition" or h is None or h.journey != self.journey_id:
+            return
+        if h.to_state is not None:
+            self.entered.add(h.to_state)
+        if note.transition_index is not None and h.from_state is not None:
+            self.taken.add((h.from_state, note.transition_index))
+
     def coverage(self) -> tuple[set[str], set[tuple[str, int]]]:
-        if "engine" not in self.__dict__:  # the engine refused the journey
-            return set(), set()
-        states = {
-            h.to_state
-            for h in self.engine.history(journey=self.journey_id)
-            if h.kind in ("enter", "transition") and h.to_state is not None
-        }
-        taken = {(s, i) for (j, s, i) in self.taken if j == self.journey_id}
-        return states, taken
+        """The states entered and the transitions taken so far."""
+        return set(self.entered), set(self.taken)
 
 
 def _start_of(test: dsl.JourneyTest) -> datetime:
@@ -356,34 +361,3 @@ def _start_of(test: dsl.JourneyTest) -> datetime:
                 pass  # the step itself reports the bad timestamp
         break  # the first event has no timestamp: it happens at the default start
     return DEFAULT_START
-
-
-def _engine(
-    journeys: list[LoadedJourney],
-    store: Any,
-    clock: VirtualClock,
-    taken: set[tuple[str, str, int]] | None,
-    functions: dict[str, Callable[..., Any]],
-) -> Engine:
-    from journeyflow.runtime.engine import Engine
-
-    if taken is None:
-        return Engine(journeys, store, clock, functions=functions)
-    # Coverage needs the index of each transition taken; the history names only
-    # its cause and target, and two guarded `on: nps_answered` transitions of one
-    # state look alike there. So watch the one place every transition goes through.
-    # TODO: replace with a public engine hook carrying (state, index).
-    from journeyflow.runtime.semantics import CustomerRun
-
-    seen = taken
-
-    class _Watched(CustomerRun):
-        def _apply(self, enrolment: Any, machine: Any, transition: Any, *args: Any) -> None:
-            seen.add((machine.id, transition.state, transition.index))
-            super()._apply(enrolment, machine, transition, *args)
-
-    class _WatchedEngine(Engine):
-        def _run(self, uow: Any, customer_id: str) -> CustomerRun:
-            return _Watched(self, uow, customer_id)
-
-    return _WatchedEngine(journeys, store, clock, functions=functions)
