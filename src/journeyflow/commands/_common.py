@@ -12,13 +12,16 @@ import click
 from journeyflow.clock import Clock
 from journeyflow.definition.loader import LoadedJourney, load_paths
 from journeyflow.exceptions import JourneyflowError
-from journeyflow.plugin.manager import Observer, Registry, build_manager
+from journeyflow.plugin.manager import build_manager
+from journeyflow.plugin.observer import Observer
+from journeyflow.plugin.registry import Registry
 from journeyflow.runtime.engine import Engine
 from journeyflow.store.base import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_JOURNEYS = "journeys"
+DATETIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]  # --since, --until, --at
 
 
 def journeys_option(func: F) -> F:

@@ -1,13 +1,15 @@
-"""`journeyflow demo`: a year of a synthetic population through every journey."""
+"""`journeyflow demo`: a year of a synthetic population through every journey.
+
+The population is `simulation.population`, the run `simulation.replay.play`,
+the counts `reports.standing`; this module wires them up and prints.
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import click
 from tqdm import tqdm
@@ -22,6 +24,7 @@ from journeyflow.commands._common import (
 from journeyflow.reports.standing import build_report, format_report
 from journeyflow.runtime.segments import SegmentSchedule
 from journeyflow.simulation.population import population
+from journeyflow.simulation.replay import play
 from journeyflow.store import open_store
 
 
@@ -72,35 +75,10 @@ def command(
         file=sys.stderr,
         desc=f"{customers} customers, {days} days",
     ) as bar:
-        for chunk, until in _chunks(events, schedule):
-            engine.ingest(chunk)
-            engine.advance_to(until)  # timers fire in between, at their own times
-            if schedule is not None:
-                schedule.tick(until)
-            bar.update(len(chunk))
-    engine.advance_to(start + timedelta(days=days))
+        play(engine, events, start + timedelta(days=days), schedule=schedule, on_batch=bar.update)
     elapsed = time.perf_counter() - began
     click.echo(format_report(build_report(engine)))
     click.echo(
         f"\n{len(events)} events for {customers} customers over {days} days "
         f"in {elapsed:.1f} s ({len(events) / elapsed:,.0f} events/s) -> {database}"
     )
-
-
-def _chunks(
-    events: list[dict[str, Any]], schedule: SegmentSchedule | None, size: int = 2000
-) -> Iterator[tuple[list[dict[str, Any]], datetime]]:
-    """Batches of events in time order, cut at the schedule's next run, each with
-    the moment the clock moves to after it."""
-    chunk: list[dict[str, Any]] = []
-    last = datetime.min.replace(tzinfo=timezone.utc)
-    for event in events:
-        when = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
-        boundary = schedule.next_at if schedule is not None else None
-        if chunk and (len(chunk) >= size or (boundary is not None and when >= boundary)):
-            yield chunk, boundary if boundary is not None and when >= boundary else last
-            chunk = []
-        chunk.append(event)
-        last = when
-    if chunk:
-        yield chunk, last

@@ -12,6 +12,7 @@ import click
 
 from journeyflow.clock import Clock, SystemClock, VirtualClock, as_utc
 from journeyflow.commands._common import (
+    DATETIME_FORMATS,
     DEFAULT_JOURNEYS,
     database_option,
     journeys_option,
@@ -21,11 +22,9 @@ from journeyflow.commands._common import (
 )
 from journeyflow.definition.durations import parse_duration
 from journeyflow.exceptions import DurationError, JourneyflowError
-from journeyflow.plugin.manager import Registry
+from journeyflow.plugin.registry import Registry
 from journeyflow.runtime.segments import ALL, SegmentationResult, recompute, resolve_segmenters
 from journeyflow.store import open_store
-
-_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]
 
 
 @click.command("segment")
@@ -35,7 +34,7 @@ _FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]
 @click.option(
     "--at",
     "at",
-    type=click.DateTime(formats=_FORMATS),
+    type=click.DateTime(formats=DATETIME_FORMATS),
     help="compute as of this moment (UTC; a date is its midnight); default: now",
 )
 @click.option("--every", help="recompute on this cadence with the real clock (e.g. 1d, 6h)")

@@ -1,4 +1,8 @@
-"""`journeyflow simulate`: replay events on a virtual clock and show the outcome."""
+"""`journeyflow simulate`: replay events on a virtual clock and show the outcome.
+
+Where each customer stands is `reports.standing`; this module reads the
+options, runs the engine and prints.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,20 @@ from typing import Any
 import click
 
 from journeyflow.clock import VirtualClock, as_utc
-from journeyflow.commands._common import load_journeys, make_engine, plugin_registry, read_jsonl
-from journeyflow.reports.standing import build_report, format_report
-from journeyflow.runtime.engine import Engine
+from journeyflow.commands._common import (
+    DATETIME_FORMATS,
+    load_journeys,
+    make_engine,
+    plugin_registry,
+    read_jsonl,
+)
+from journeyflow.reports.standing import (
+    build_report,
+    customer_standing,
+    format_customer,
+    format_report,
+)
+from journeyflow.simulation.replay import clock_start
 from journeyflow.store import open_store
 
 
@@ -21,7 +36,7 @@ from journeyflow.store import open_store
 @click.option(
     "--until",
     "until",
-    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]),
+    type=click.DateTime(formats=DATETIME_FORMATS),
     help="run the virtual clock to this moment (UTC) after the last event",
 )
 @click.option(
@@ -41,12 +56,7 @@ def command(journeys: str, events: Any, until: datetime | None, database: str, f
     """
     loaded = load_journeys([journeys], plugin_registry())
     raws = list(read_jsonl(events))
-    stamps = [str(r["timestamp"]) for r in raws if isinstance(r, dict) and r.get("timestamp")]
-    try:
-        start = min(as_utc(datetime.fromisoformat(s.replace("Z", "+00:00"))) for s in stamps)
-    except (ValueError, AttributeError):
-        start = as_utc(until) if until else as_utc(datetime(2026, 1, 1))
-    clock = VirtualClock(start)
+    clock = VirtualClock(clock_start(raws, until))
     engine = make_engine([journeys], open_store(database), clock, journeys=loaded)
     report = engine.ingest(raws)
     if until is not None:
@@ -58,7 +68,7 @@ def command(journeys: str, events: Any, until: datetime | None, database: str, f
         click.echo(
             json.dumps(
                 {
-                    "customers": [_customer_json(engine, c) for c in customers],
+                    "customers": [customer_standing(engine, c) for c in customers],
                     "journeys": [r.as_dict() for r in build_report(engine)],
                 },
                 indent=2,
@@ -67,37 +77,9 @@ def command(journeys: str, events: Any, until: datetime | None, database: str, f
         )
         return
     for cid in customers:
-        click.echo(f"{cid}:")
-        for enrolment in engine.enrolments(cid):
-            extra = " (holdout)" if enrolment.in_holdout else ""
-            click.echo(f"  {enrolment.journey}: {enrolment.state} [{enrolment.status}]{extra}")
-        for effect in engine.effects(cid):
-            if effect.status != "suppressed":
-                what = effect.template or effect.data.get("title", "")
-                click.echo(f"    {effect.created_at:%Y-%m-%d %H:%M} {effect.channel} {what}")
+        click.echo(format_customer(engine, cid))
     click.echo(format_report(build_report(engine)))
     click.echo(
         f"\n{report.accepted} events applied, {len(report.rejected)} rejected; "
         f"clock at {clock.now():%Y-%m-%d %H:%M}Z"
     )
-
-
-def _customer_json(engine: Engine, cid: str) -> dict[str, Any]:
-    return {
-        "customer": cid,
-        "enrolments": [
-            {
-                "journey": e.journey,
-                "state": e.state,
-                "status": e.status,
-                "in_holdout": e.in_holdout,
-                "key": e.key,
-            }
-            for e in engine.enrolments(cid)
-        ],
-        "sent": [
-            {"at": f.created_at.isoformat(), "channel": f.channel, "template": f.template}
-            for f in engine.effects(cid)
-            if f.status != "suppressed"
-        ],
-    }

@@ -66,7 +66,8 @@ def command(paths: tuple[str, ...], strict: bool, fmt: str, plugins: bool) -> No
 def installed_names() -> KnownNames | None:
     """What the installed plugins register; None (first-party names only) when
     the plugin set is broken, which `journeyflow plugins` explains."""
-    from journeyflow.plugin.manager import Registry, build_manager
+    from journeyflow.plugin.manager import build_manager  # looked up per call: tests replace it
+    from journeyflow.plugin.registry import Registry
 
     try:
         return Registry.from_manager(build_manager()).known_names()

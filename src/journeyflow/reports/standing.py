@@ -1,7 +1,9 @@
 """Where customers stand: counts per journey, state, stage, and what was sent.
 
-Used by `demo`, `simulate` and `status`; plain data, so it can be printed as
-text, written as JSON, or charted.
+`build_report` counts per journey (`format_report` is its text);
+`customer_standing` and `format_customer` show one customer's enrolments and
+what reached them. Used by `journeyflow demo` and `journeyflow simulate`;
+plain data, so it can be printed as text, written as JSON, or charted.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class JourneyReport:
 
 
 def build_report(engine: Engine) -> list[JourneyReport]:
+    """Per journey (every loaded one, and any other the store holds): its
+    enrolments by status, the active ones by state and stage, and the sends."""
     reports: dict[str, JourneyReport] = {
         jid: JourneyReport(jid, m.journey.title) for jid, m in sorted(engine.current.items())
     }
@@ -63,6 +67,7 @@ def build_report(engine: Engine) -> list[JourneyReport]:
 
 
 def format_report(reports: list[JourneyReport]) -> str:
+    """The per-journey counts as text, each journey's block after a blank line."""
     lines: list[str] = []
     for rep in reports:
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(rep.statuses.items())) or "none"
@@ -82,4 +87,40 @@ def format_report(reports: list[JourneyReport]) -> str:
             lines.append("  sent: " + ", ".join(f"{k} {v}" for k, v in rep.sends.most_common()))
         if rep.suppressed:
             lines.append(f"  held back (holdout): {rep.suppressed}")
+    return "\n".join(lines)
+
+
+def customer_standing(engine: Engine, customer: str) -> dict[str, Any]:
+    """One customer's enrolments (journey, state, status, holdout, key) and
+    what was sent to them, JSON-ready."""
+    return {
+        "customer": customer,
+        "enrolments": [
+            {
+                "journey": e.journey,
+                "state": e.state,
+                "status": e.status,
+                "in_holdout": e.in_holdout,
+                "key": e.key,
+            }
+            for e in engine.enrolments(customer)
+        ],
+        "sent": [
+            {"at": f.created_at.isoformat(), "channel": f.channel, "template": f.template}
+            for f in engine.effects(customer)
+            if f.status != "suppressed"
+        ],
+    }
+
+
+def format_customer(engine: Engine, customer: str) -> str:
+    """One customer as text: a line per enrolment, then what was sent, by time."""
+    lines = [f"{customer}:"]
+    for enrolment in engine.enrolments(customer):
+        extra = " (holdout)" if enrolment.in_holdout else ""
+        lines.append(f"  {enrolment.journey}: {enrolment.state} [{enrolment.status}]{extra}")
+    for effect in engine.effects(customer):
+        if effect.status != "suppressed":
+            what = effect.template or effect.data.get("title", "")
+            lines.append(f"    {effect.created_at:%Y-%m-%d %H:%M} {effect.channel} {what}")
     return "\n".join(lines)
