@@ -117,8 +117,8 @@ def post(
     """
     if not url.lower().startswith(("http://", "https://")):
         return HttpAnswer(Delivery.give_up(f"bad URL {url!r}: only http:// and https:// URLs"))
-    request = urllib.request.Request(url, data=body, method="POST", headers=dict(headers))
     try:
+        request = urllib.request.Request(url, data=body, method="POST", headers=dict(headers))
         with _OPENER.open(request, timeout=timeout) as response:
             answer = response.read()
             return HttpAnswer(
