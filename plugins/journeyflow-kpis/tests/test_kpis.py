@@ -233,7 +233,7 @@ def _run_funnel() -> Engine:
 
 
 def _history(engine: Engine) -> StageHistory:
-    from journeyflow.commands.kpis import stage_history
+    from journeyflow.reports.kpis import stage_history
 
     history, named = stage_history(engine.store, "funnel")
     assert named == []
