@@ -1,8 +1,10 @@
 """The SQLite fast path writes, byte for byte, what SQLAlchemy itself writes
-(given the store's JSON serializer); the serializer writes what json would."""
+(given the store's JSON serializer); the serializer writes what json would;
+an enrolment's row is its record's fields, there and back."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -12,7 +14,14 @@ import pytest
 from sqlalchemy import bindparam, create_engine, insert
 
 from journeyflow.store import tables as t
-from journeyflow.store.bulk import BulkStatement, json_text
+from journeyflow.store.records import EnrolmentRecord
+from journeyflow.store.sql.bulk import BulkStatement
+from journeyflow.store.sql.rows import (
+    ENROLMENT_FIELDS,
+    enrolment_record,
+    enrolment_row,
+    json_text,
+)
 
 MOMENTS = [
     datetime(2026, 1, 1),  # no microseconds: still written with .000000
@@ -45,28 +54,35 @@ def _outbox_rows() -> list[dict[str, Any]]:
     ]
 
 
-def _enrolment_rows() -> list[dict[str, Any]]:
+def _enrolments(*, aware: bool = False) -> list[EnrolmentRecord]:
+    moments = [m.replace(tzinfo=m.tzinfo or timezone.utc) for m in MOMENTS] if aware else MOMENTS
     return [
-        {
-            "id": f"j:c{i}:1",
-            "customer_id": f"c{i}",
-            "journey": "j",
-            "version": 1,
-            "key": None,
-            "ordinal": 1,
-            "state": "s",
-            "entered_at": moment,
-            "started_at": moment,
-            "status": "active",
-            "ended_at": None,
-            "end_reason": None,
-            "in_holdout": bool(i % 2),
-            "seq": 0,
-            "timers": [[0, "2026-01-01T00:00:00+00:00"]],
-            "next_due_at": moment,
-            "position": 0,
-        }
-        for i, moment in enumerate(MOMENTS)
+        EnrolmentRecord(
+            id=f"j:c{i}:1",
+            customer_id=f"c{i}",
+            journey="j",
+            version=1,
+            key=None if i % 2 else "k",
+            ordinal=1,
+            state="s",
+            entered_at=moment,
+            started_at=moment,
+            status="active" if i < 3 else "exited",
+            ended_at=None if i < 3 else moment,
+            in_holdout=bool(i % 2),
+            timers=[(0, moment), (2, moment + timedelta(days=1))],
+            position=i,
+        )
+        for i, moment in enumerate(moments)
+    ]
+
+
+def _enrolment_rows() -> list[dict[str, Any]]:
+    # the store's own rows, with aware moments put back: the fast path takes
+    # those too, so both paths are compared on a conversion
+    return [
+        {**enrolment_row(e), "entered_at": e.entered_at, "next_due_at": e.next_due_at}
+        for e in _enrolments()
     ]
 
 
@@ -114,7 +130,10 @@ def test_update_sets_only_the_named_columns(tmp_path: Path) -> None:
             conn, [{"b_id": r["id"], "seq": 7, "next_due_at": None} for r in rows[:2]]
         )
     db.dispose()
-    got = {r[0]: (r[13], r[15], r[6]) for r in _dump(path, "enrolments")}
+    with sqlite3.connect(path) as conn:
+        got = {
+            r[0]: r[1:] for r in conn.execute("select id, seq, next_due_at, state from enrolments")
+        }
     assert got["j:c0:1"] == (7, None, "s")
     assert got["j:c1:1"] == (7, None, "s")
     assert got["j:c2:1"][0] == 0 and got["j:c2:1"][1] is not None
@@ -139,8 +158,6 @@ def _as_store_passes(row: dict[str, Any]) -> dict[str, Any]:
     ],
 )
 def test_json_text_reads_back_as_json_would_have_written_it(value: Any) -> None:
-    import json
-
     def plain(v: Any) -> Any:
         if isinstance(v, dict):
             return {str(k): plain(x) for k, x in v.items()}
@@ -149,3 +166,17 @@ def test_json_text_reads_back_as_json_would_have_written_it(value: Any) -> None:
         return v.isoformat() if isinstance(v, datetime) else v
 
     assert json.loads(json_text(value)) == json.loads(json.dumps(plain(value)))
+
+
+def test_an_enrolment_row_holds_every_field_and_reads_back_as_the_record() -> None:
+    # the columns are the record's fields plus the due-timer index's column
+    assert set(t.enrolments.c.keys()) == {*ENROLMENT_FIELDS, "next_due_at"}
+    # the engine's moments are aware; one from another zone comes back as UTC
+    for enrolment in _enrolments(aware=True):
+        row = enrolment_row(enrolment)
+        assert set(row) == set(t.enrolments.c.keys())
+        assert all(v.tzinfo is None for v in row.values() if isinstance(v, datetime))
+        # as the database hands the row back: the JSON column parsed from its text
+        back = enrolment_record({**row, "timers": json.loads(json_text(row["timers"]))})
+        assert back == enrolment  # aware moments compare by instant
+        assert back.entered_at.tzinfo is timezone.utc

@@ -1,12 +1,26 @@
 """Where customers stand: durable (SQLAlchemy: SQLite, PostgreSQL) or in memory.
 
 Both implement `Store` from `base.py`; the engine cannot tell them apart, and
-a property test checks they agree.
+a property test checks they agree. The package's modules:
+
+* `base.py`: the `Store` and `UnitOfWork` protocols, the engine's only view;
+* `records.py`: the records a unit of work hands out;
+* `unit.py`: what both units of work do alike (hand out loaded records,
+  collect additions, end as a context manager);
+* `memory.py`: the in-memory store (tests, simulations, backtests);
+* `sql/`: the SQLAlchemy store, one module per job (see its `__init__`);
+* `tables.py` and `migrations/`: the schema and its Alembic revisions;
+* `errors.py`: a database error in one line.
+
+This module names what callers need; `open_store` imports the SQL store only
+when a database URL asks for it, so the memory store never loads SQLAlchemy's
+engine.
 """
 
 from __future__ import annotations
 
 from journeyflow.store.base import Store, UnitOfWork
+from journeyflow.store.errors import driver_reason
 from journeyflow.store.memory import MemoryStore
 from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
 
@@ -21,13 +35,6 @@ __all__ = [
     "driver_reason",
     "open_store",
 ]
-
-
-def driver_reason(exc: BaseException) -> str:
-    """The first line of the database driver's own message, from an error
-    SQLAlchemy wrapped (`exc.orig`), for a one-line `Error: ...`."""
-    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def open_store(url: str | None = None) -> Store:

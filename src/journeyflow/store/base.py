@@ -4,19 +4,42 @@ The engine opens a unit of work, loads the customers it is about to move,
 changes records in place, adds history and effects, and commits. Everything in
 one unit of work is committed together or not at all, so a crash never leaves
 half a transition. Customer state lives here, never in the engine.
+
+A unit of work is run one way, as a context manager:
+
+    with store.unit_of_work() as uow:
+        uow.load(customer_ids)
+        ...
+
+It commits when the block ends normally and rolls back (re-raising) when the
+block raises; a block that already called `commit()` or `rollback()` itself
+(a batch that finds nothing to do) is left as it ended.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 from journeyflow.events import Event
 from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
 
 
 class UnitOfWork(Protocol):
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Commit on a clean exit, roll back on an exception (which goes on);
+        nothing if the unit of work was already committed or rolled back."""
+        ...
+
     def seen_messages(self, message_ids: Sequence[str]) -> set[str]:
         """Which of these messageIds are already stored (idempotent ingest)."""
         ...
@@ -54,9 +77,13 @@ class UnitOfWork(Protocol):
         `until`, by due time (found through an index, not a scan)."""
         ...
 
-    def commit(self) -> None: ...
+    def commit(self) -> None:
+        """Write everything at once, and end the unit of work."""
+        ...
 
-    def rollback(self) -> None: ...
+    def rollback(self) -> None:
+        """Drop everything, and end the unit of work."""
+        ...
 
 
 class Store(Protocol):

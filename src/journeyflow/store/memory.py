@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -91,8 +92,6 @@ class MemoryStore:
         last_error: str | None,
         next_attempt_at: datetime | None = None,
     ) -> None:
-        from dataclasses import replace
-
         self.effects[key] = replace(
             self.effects[key],
             status=status,
@@ -102,8 +101,6 @@ class MemoryStore:
         )
 
     def claim_effects(self, now: datetime, limit: int, lease: timedelta) -> list[Effect]:
-        from dataclasses import replace
-
         pending = self.get_effects(None, "pending")
         claimed = [e for e in pending if e.next_attempt_at is None or e.next_attempt_at <= now]
         claimed = claimed[:limit]
@@ -194,9 +191,10 @@ class _MemoryUnitOfWork(LoadedRecords):
         s.history.extend(self._history)
         for effect in self._effects:
             s.effects.setdefault(effect.key, effect)
-        self.rollback()
+        self.rollback()  # written: let go of the copies
 
     def rollback(self) -> None:
+        self._ended = True
         self._customers.clear()
         self._enrolments.clear()
         self._events.clear()

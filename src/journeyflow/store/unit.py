@@ -1,14 +1,18 @@
 """What every unit of work does the same way: hand out the records it loaded,
-and collect what the engine adds until commit.
+collect what the engine adds until commit, and end as a context manager.
 
 A store's unit of work subclasses `LoadedRecords`, fills `_customers` and
-`_enrolments` in its own `load` (from a dict, a cache, or SQL), and writes
-`_events`, `_history` and `_effects` in its own `commit`.
+`_enrolments` in its own `load` (from a dict, a cache, or SQL), writes
+`_events`, `_history` and `_effects` in its own `commit`, and sets `_ended`
+in its `commit` and `rollback`, so that leaving a `with` block does not end
+it a second time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from types import TracebackType
+from typing import Self
 
 from journeyflow.events import Event
 from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
@@ -21,8 +25,35 @@ class LoadedRecords:
         self._events: list[Event] = []
         self._history: list[HistoryRecord] = []
         self._effects: list[Effect] = []
+        self._ended = False  # committed or rolled back
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._ended:
+            return
+        if exc_type is not None:
+            self.rollback()
+            return
+        try:
+            self.commit()
+        except BaseException:
+            self.rollback()  # what commit left behind (the SQL store's is already undone)
+            raise
 
     def load(self, customer_ids: Iterable[str]) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def rollback(self) -> None:
         raise NotImplementedError
 
     def customer(self, customer_id: str) -> CustomerRecord:

@@ -1,4 +1,4 @@
-"""Many rows through one statement, on SQLite straight to the driver.
+"""SQLite's fast write path: many rows through one statement, straight to the driver.
 
 SQLAlchemy's `conn.execute(stmt, rows)` rebuilds and type-converts the
 parameters of every row in Python (`construct_params` and a bind processor
@@ -10,22 +10,25 @@ driver plain tuples (`exec_driver_sql`). The rows are the same, value for value:
 
 Other databases keep `conn.execute`: psycopg batches an executemany itself, and
 SQLAlchemy's own bulk insert for PostgreSQL ("insertmanyvalues") is fast there.
+
+`BulkStatements` keeps each statement the unit of work writes with, compiled
+once per store.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-import orjson
 from sqlalchemy import JSON, Boolean, Connection, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from journeyflow.store.sql.rows import json_text
 
 Processor = Callable[[Any], Any]
 
@@ -40,26 +43,6 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     if value.tzinfo is not None:  # stored as naive UTC, as everywhere in the store
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value.isoformat(" ", "microseconds")
-
-
-_OPTIONS = orjson.OPT_NON_STR_KEYS
-
-
-def json_text(value: Any, *, sort_keys: bool = False) -> str:
-    """JSON for the store's JSON columns (SQLAlchemy's serializer too, so both
-    paths write the same): orjson, ~10x faster than json.dumps on our rows.
-    Datetimes become ISO 8601 text, like isoformat(); keys become strings."""
-    try:
-        options = _OPTIONS | orjson.OPT_SORT_KEYS if sort_keys else _OPTIONS
-        return orjson.dumps(value, option=options).decode()
-    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: json copes
-        return json.dumps(value, default=_fallback, sort_keys=sort_keys)
-
-
-def _fallback(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 class BulkStatement:
@@ -120,3 +103,17 @@ class _Compiled:
                 pass  # the driver stores True/False as 1/0, as SQLAlchemy does
             elif kind.dialect_impl(dialect).bind_processor(dialect) is not None:
                 raise TypeError(f"{name}: no direct conversion for {kind!r}")
+
+
+class BulkStatements:
+    """The statements of a store, each built and compiled on first use."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._found: dict[Hashable, BulkStatement] = {}
+
+    def __call__(self, key: Hashable, build: Callable[[], Executable]) -> BulkStatement:
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = BulkStatement(build(), self.dialect)
+        return found
