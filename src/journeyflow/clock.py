@@ -24,7 +24,8 @@ class SystemClock:
 
 
 class VirtualClock:
-    """A clock that stands still until `set` or `advance` moves it (never backwards)."""
+    """A clock that stands still until `set` moves it, never backwards
+    (`Engine.advance_to` sets it and fires the timers due on the way)."""
 
     def __init__(self, start: datetime) -> None:
         self._now = as_utc(start)

@@ -63,8 +63,9 @@ class JourneyDefinitionError(JourneyflowError):
 
 
 class ExpressionError(JourneyflowError):
-    """Raised when a CEL expression does not compile or names something unknown.
-    The loader turns it into a JourneyDefinitionError with the file position."""
+    """Raised when a CEL expression does not compile or names something unknown
+    (the static checks turn it into a problem at the file position), or when
+    it fails at run time (a guard then counts as false)."""
 
 
 class DurationError(JourneyflowError):

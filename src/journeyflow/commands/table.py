@@ -1,4 +1,4 @@
-"""`journeyflow table FILE`: the seed 004 "customer path" table of a journey.
+"""`journeyflow table FILE`: the "customer path" table of a journey.
 
 The business reads and signs off the journey as this table (stage, what we
 do, owner, KPIs, resources, ways out); generating it from the journey file

@@ -26,8 +26,9 @@ SCOPE_NAMES = frozenset({"customer", "event", "state", "now"})
 
 # CEL's standard functions and macros (the ones the interpreter provides);
 # anything else must be a journeyflow helper or a plugin's function.
-# Only what the interpreter really implements (bench/bench_cel.py checks): a name
-# allowed here but missing at run time would make every guard using it false.
+# Only what the interpreter really implements (bench/bench_cel.py's extension
+# cases show the others missing): a name allowed here but missing at run time
+# would make every guard using it false.
 STANDARD_FUNCTIONS = frozenset(
     [
         "size",

@@ -1,7 +1,8 @@
 """Journeys for people: diagrams (`graph.py`) and the customer-path table (`table.py`).
 
-Seed 004 asks that the journey definition *be* the business's table and
-diagram, so both are generated from the same `dsl.Journey` the engine runs.
+The business signs off a journey as a table and a diagram; both are generated
+from the same `dsl.Journey` the engine runs, so the document *is* the
+automation.
 The few phrasings both share (how a trigger or a guard reads) live here so a
 diagram and a table never describe the same transition differently.
 """

@@ -1,4 +1,4 @@
-"""The "customer path" table of seed 004, generated from a journey.
+"""The "customer path" table of a journey, generated from its file.
 
 A business reads its journey as a table: one row per step, with what we do
 there, who does it, how it is measured, what it needs, and where the customer
