@@ -6,7 +6,7 @@ recomputes on a grid as virtual time advances."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,9 @@ from journeyflow.cli import main
 from journeyflow.clock import VirtualClock
 from journeyflow.definition.loader import load_text
 from journeyflow.exceptions import JourneyflowError
-from journeyflow.plugin.manager import Registry, build_manager, hookimpl
+from journeyflow.plugin.manager import build_manager
+from journeyflow.plugin.markers import hookimpl
+from journeyflow.plugin.registry import Registry
 from journeyflow.runtime.engine import Engine
 from journeyflow.runtime.segments import SegmentSchedule, recompute
 from journeyflow.store import MemoryStore
@@ -145,7 +147,7 @@ def test_other_segmenters_segments_are_kept(setup: tuple[str, Path]) -> None:
     engine.set_segments("c00", ["engagement:opened_90d", "manual:press"], AT - timedelta(days=1))
     engine.set_segments("c24", ["rfm:inactive", "manual:press"], AT - timedelta(days=1))
     registry = _registry(journeyflow_rfm)
-    result = recompute(engine, registry, "rfm", AT)
+    result = recompute(engine, registry.segmenters, "rfm", AT)
     assert result.left == {"rfm:inactive": 1}
     assert engine.customer("c00").segments == [  # type: ignore[union-attr]
         "engagement:opened_90d",
@@ -159,7 +161,11 @@ def test_other_segmenters_segments_are_kept(setup: tuple[str, Path]) -> None:
     # scores are relative: a year later, with a 180-day window, nobody has an
     # order in it, so everyone leaves the rfm segments and keeps the others
     later = recompute(
-        engine, registry, "rfm", AT + timedelta(days=365), thresholds={"rfm": {"window": "180d"}}
+        engine,
+        registry.segmenters,
+        "rfm",
+        AT + timedelta(days=365),
+        thresholds={"rfm": {"window": "180d"}},
     )
     assert later.changed == 25 and later.left["rfm:champions"] == 5
     assert engine.customer("c24").segments == ["manual:press"]  # type: ignore[union-attr]
@@ -218,10 +224,18 @@ def test_vertical_thresholds_configure_segmenters(setup: tuple[str, Path]) -> No
     engine = _engine(db, journeys)
     registry = _registry(journeyflow_rfm)
     # a 30-day window leaves c18..c24 (last order 28, 24, ... 4 days before AT)
-    result = recompute(engine, registry, "rfm", AT, thresholds={"rfm": {"window": "30d"}})
+    result = recompute(
+        engine, registry.segmenters, "rfm", AT, thresholds={"rfm": {"window": "30d"}}
+    )
     assert sum(result.counts.values()) == 7
     with pytest.raises(JourneyflowError, match="takes no settings"):
-        recompute(engine, _registry(_Broken()), "broken", AT, thresholds={"broken": {"x": 1}})
+        recompute(
+            engine,
+            _registry(_Broken()).segmenters,
+            "broken",
+            AT,
+            thresholds={"broken": {"x": 1}},
+        )
 
 
 class _Broken:
@@ -234,6 +248,10 @@ class _Broken:
             return {"gold": frozenset({"c01"})}
 
         return [Segmenter("broken", ("x",), compute=boom), Segmenter("liar", ("y",), compute=liar)]
+
+
+def _plugin_of(registry: Registry) -> Callable[[str], str | None]:
+    return lambda name: registry.owner("journeyflow_segmenters", name)
 
 
 def _registry(*plugins: object) -> Registry:
@@ -249,7 +267,7 @@ def test_a_failing_segmenter_is_reported_and_the_others_run() -> None:
     engine.ingest(_orders())
     engine.set_segments("c01", ["broken:x"], AT - timedelta(days=1))
     registry = _registry(_Broken(), journeyflow_rfm)
-    result = recompute(engine, registry, "all", AT)
+    result = recompute(engine, registry.segmenters, "all", AT, plugin_of=_plugin_of(registry))
     assert result.segmenters == ["rfm"]
     assert any(
         "'broken' (plugin 'p0') failed: RuntimeError: no database" in p for p in result.problems
@@ -261,7 +279,9 @@ def test_a_failing_segmenter_is_reported_and_the_others_run() -> None:
 def test_schedule_runs_on_a_grid_as_virtual_time_advances() -> None:
     clock = VirtualClock(AT - timedelta(days=120))
     engine = Engine([load_text(VIP, "vip-lounge.yaml")], MemoryStore(), clock)
-    schedule = SegmentSchedule(engine, _registry(journeyflow_rfm), timedelta(days=7), names="rfm")
+    schedule = SegmentSchedule(
+        engine, _registry(journeyflow_rfm).segmenters, timedelta(days=7), names="rfm"
+    )
     events = _orders()
     moments = []
     for day in range(0, 121, 3):  # the simulation moves three days at a time
@@ -281,9 +301,11 @@ def test_schedule_runs_on_a_grid_as_virtual_time_advances() -> None:
     assert schedule.next_at == AT - timedelta(days=120) + timedelta(days=126)
     assert {e.customer_id for e in engine.enrolments(journey="vip-lounge")} >= {"c24"}
     with pytest.raises(JourneyflowError, match="positive interval"):
-        SegmentSchedule(engine, _registry(journeyflow_rfm), timedelta(0))
+        SegmentSchedule(engine, _registry(journeyflow_rfm).segmenters, timedelta(0))
     with pytest.raises(JourneyflowError, match="no segmenter 'nope'"):
-        SegmentSchedule(engine, _registry(journeyflow_rfm), timedelta(days=1), names="nope")
+        SegmentSchedule(
+            engine, _registry(journeyflow_rfm).segmenters, timedelta(days=1), names="nope"
+        )
 
 
 def test_crm_vip_enrols_on_rfm_champions(setup: tuple[str, Path]) -> None:

@@ -1,7 +1,10 @@
 """Recompute segments through the engine, so journeys enter on segment entry.
 
-A segmenter (a plugin's `Segmenter`) reads every customer with their stored
-events, streamed from the store, and says who is in which of its segments.
+A segmenter (a `journeyflow.types.Segmenter`, which plugins register) reads
+every customer with their stored events, streamed from the store, and says
+who is in which of its segments. The caller hands over the segmenters by name
+(`Registry.segmenters`, say) and, for messages, which plugin provides each:
+the runtime knows nothing of plugins.
 `recompute` then gives each customer whose segments changed their new list
 through `Engine.set_segments`: the segments of *other* segmenters (and any
 segment set by other means) are kept, this segmenter's (`<segmenter>:<segment>`)
@@ -31,12 +34,14 @@ from journeyflow.exceptions import JourneyflowError
 from journeyflow.types import CustomerFacts, Segmenter
 
 if TYPE_CHECKING:
-    from journeyflow.plugin.manager import Registry
     from journeyflow.runtime.engine import Engine
 
 __all__ = ["ALL", "SegmentSchedule", "SegmentationResult", "recompute", "resolve_segmenters"]
 
 ALL = "all"
+
+PluginOf = Callable[[str], str | None]
+"""The plugin that provides a segmenter, by the segmenter's name (None: unknown)."""
 
 log = structlog.get_logger("journeyflow.runtime.segments")
 
@@ -76,22 +81,25 @@ class SegmentationResult:
         }
 
 
-def resolve_segmenters(registry: Registry, names: str | Sequence[str]) -> list[Segmenter]:
-    """The segmenters named (`all`: every registered one, by name).
+def resolve_segmenters(
+    segmenters: Mapping[str, Segmenter], names: str | Sequence[str]
+) -> list[Segmenter]:
+    """The segmenters named (`all`: every one, by name).
 
-    :raises JourneyflowError: a name no plugin registers (naming the registered ones)
+    :param segmenters: the registered segmenters, by name (`Registry.segmenters`)
+    :raises JourneyflowError: a name not among them (naming the registered ones)
     """
     wanted = [names] if isinstance(names, str) else list(names)
     if ALL in wanted:
-        return [registry.segmenters[n] for n in sorted(registry.segmenters)]
-    missing = [n for n in wanted if n not in registry.segmenters]
+        return [segmenters[n] for n in sorted(segmenters)]
+    missing = [n for n in wanted if n not in segmenters]
     if missing:
-        known = ", ".join(sorted(registry.segmenters)) or "none"
+        known = ", ".join(sorted(segmenters)) or "none"
         raise JourneyflowError(
             f"no segmenter {missing[0]!r} is registered (registered: {known}); install the "
             "plugin that provides it (`journeyflow plugins` lists what is installed)"
         )
-    return [registry.segmenters[n] for n in dict.fromkeys(wanted)]
+    return [segmenters[n] for n in dict.fromkeys(wanted)]
 
 
 def _configured(segmenter: Segmenter, thresholds: Mapping[str, Any] | None) -> Segmenter:
@@ -113,33 +121,35 @@ def _configured(segmenter: Segmenter, thresholds: Mapping[str, Any] | None) -> S
 
 def recompute(
     engine: Engine,
-    registry: Registry,
+    segmenters: Mapping[str, Segmenter],
     names: str | Sequence[str] = ALL,
     at: datetime | None = None,
     *,
     thresholds: Mapping[str, Any] | None = None,
     batch_size: int = 500,
     on_batch: Callable[[int], None] | None = None,
+    plugin_of: PluginOf | None = None,
 ) -> SegmentationResult:
     """Recompute segmenters over every customer and record the changes.
 
-    :param engine: records segments (`set_segments`) and owns the store read
-    :param registry: where the segmenters come from
+    :param engine: records segments (`replace_segments`) and owns the store read
+    :param segmenters: the registered segmenters, by name (`Registry.segmenters`)
     :param names: a segmenter name, several, or `all`
     :param at: the moment segments are computed for and entered at (default:
         the engine's clock); events after it are not read
     :param thresholds: a vertical's `segment_thresholds` ({segmenter: settings})
     :param batch_size: customers recorded between two `on_batch` calls
     :param on_batch: progress callback, given the customers recorded in the batch
+    :param plugin_of: names the plugin behind a segmenter that fails, in the problem
     :raises JourneyflowError: an unknown segmenter name
     """
     at = as_utc(at) if at is not None else engine.clock.now()
-    segmenters = [_configured(s, thresholds) for s in resolve_segmenters(registry, names)]
+    chosen = [_configured(s, thresholds) for s in resolve_segmenters(segmenters, names)]
     result = SegmentationResult(at=at)
     desired: dict[str, set[str]] = {}
     current: dict[str, set[str]] = {}
     owned: list[str] = []  # prefixes of the segmenters whose result is used
-    for segmenter in segmenters:
+    for segmenter in chosen:
         prefix = f"{segmenter.name}:"
         seen = _Seen(prefix)
         stream = seen.stream(engine, at)
@@ -149,7 +159,7 @@ def recompute(
             for _ in stream:  # a segmenter that stopped early: still learn who holds what
                 pass
         except Exception as exc:
-            owner = registry.owner("journeyflow_segmenters", segmenter.name) or "?"
+            owner = (plugin_of(segmenter.name) if plugin_of is not None else None) or "?"
             problem = (
                 f"segmenter {segmenter.name!r} (plugin {owner!r}) failed: "
                 f"{type(exc).__name__}: {exc}; its segments were left as they were"
@@ -242,33 +252,37 @@ class SegmentSchedule:
     the last run, so a simulation that moves the clock in uneven steps keeps
     the cadence. A run computes at the `now` it is given::
 
-        schedule = SegmentSchedule(engine, registry, every=timedelta(days=1))
+        schedule = SegmentSchedule(engine, registry.segmenters, every=timedelta(days=1))
         ...
         engine.advance_to(t)
         schedule.tick(t)          # recomputes when a day has passed
 
+    :param segmenters: the registered segmenters, by name (`Registry.segmenters`)
     :param names: segmenter name(s) or `all`
     :param thresholds: a vertical's `segment_thresholds`
+    :param plugin_of: names the plugin behind a segmenter that fails (`recompute`)
     """
 
     def __init__(
         self,
         engine: Engine,
-        registry: Registry,
+        segmenters: Mapping[str, Segmenter],
         every: timedelta,
         *,
         names: str | Sequence[str] = ALL,
         start: datetime | None = None,
         thresholds: Mapping[str, Any] | None = None,
+        plugin_of: PluginOf | None = None,
     ) -> None:
         if every <= timedelta(0):
             raise JourneyflowError(f"a segment schedule needs a positive interval, not {every}")
-        resolve_segmenters(registry, names)  # unknown names fail now, not at the first run
+        resolve_segmenters(segmenters, names)  # unknown names fail now, not at the first run
         self.engine = engine
-        self.registry = registry
+        self.segmenters = segmenters
         self.every = every
         self.names = names
         self.thresholds = thresholds
+        self.plugin_of = plugin_of
         self.start = as_utc(start) if start is not None else None
         self.next_at: datetime | None = self.start
         self.runs: list[SegmentationResult] = []
@@ -285,7 +299,14 @@ class SegmentSchedule:
         now = as_utc(now)
         if self.start is None:
             self.start = now
-        result = recompute(self.engine, self.registry, self.names, now, thresholds=self.thresholds)
+        result = recompute(
+            self.engine,
+            self.segmenters,
+            self.names,
+            now,
+            thresholds=self.thresholds,
+            plugin_of=self.plugin_of,
+        )
         self.runs.append(result)
         steps = (now - self.start) // self.every + 1
         self.next_at = self.start + steps * self.every

@@ -116,7 +116,8 @@ class JourneyFile(pytest.File):
 def _plugin_functions(config: pytest.Config) -> dict[str, Callable[..., Any]]:
     """The installed journeyflow plugins' CEL functions, as `journeyflow test` has them."""
     if _FUNCTIONS not in config.stash:
-        from journeyflow.plugin.manager import Registry, build_manager
+        from journeyflow.plugin.manager import build_manager
+        from journeyflow.plugin.registry import Registry
 
         config.stash[_FUNCTIONS] = Registry.from_manager(build_manager()).functions()
     return config.stash[_FUNCTIONS]
