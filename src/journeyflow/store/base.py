@@ -63,7 +63,9 @@ class UnitOfWork(Protocol):
     def add_enrolment(self, enrolment: EnrolmentRecord) -> None: ...
 
     def touch(self, record: CustomerRecord | EnrolmentRecord) -> None:
-        """Mark a record as changed."""
+        """Mark a record as changed. Both stores find changes themselves (the
+        memory store writes every loaded record back, the SQL store compares
+        each with its snapshot), so for them this does nothing."""
         ...
 
     def add_event(self, event: Event) -> None: ...

@@ -1,4 +1,4 @@
-"""An in-memory store: what `journeyflow test` and simulations use.
+"""An in-memory store: what `journeyflow test`, simulations and backtests use.
 
 It follows the same unit-of-work contract as the SQL store: records are copied
 in on `load` and copied back on `commit`, so a rolled-back unit of work leaves
@@ -143,6 +143,8 @@ class MemoryStore:
 
 
 class _MemoryUnitOfWork(LoadedRecords):
+    """Copies of the loaded records; commit copies every one of them back."""
+
     def __init__(self, store: MemoryStore) -> None:
         super().__init__()
         self._store = store
@@ -160,9 +162,6 @@ class _MemoryUnitOfWork(LoadedRecords):
                 copy.deepcopy(self._store.enrolments[i])
                 for i in self._store.by_customer.get(cid, [])
             ]
-
-    def touch(self, record: CustomerRecord | EnrolmentRecord) -> None:
-        pass  # every loaded record is written back on commit
 
     def due_customers(self, until: datetime, limit: int) -> list[str]:
         due = sorted(

@@ -25,7 +25,11 @@ class CustomerRecord:
 
 @dataclass
 class EnrolmentRecord:
-    """One customer's run through one journey version (per key, when keyed)."""
+    """One customer's run through one journey version (per key, when keyed).
+
+    Its fields are the `enrolments` table's columns, one for one (the table adds
+    `next_due_at`, derived): the SQL store's rows follow from this list.
+    """
 
     id: str  # deterministic: journey/customer/key#ordinal
     customer_id: str

@@ -6,14 +6,18 @@ of the SQL engine's time per event. The cache keeps, per customer, the records
 *as last committed* and the snapshots commit compares them with.
 
 It is only ever right while nothing else writes the database, so it is tied to
-one database connection and thrown away whole:
+one database connection (SQLite's: see `sqlite.py`), and:
 
-* when another connection committed since (SQLite's `PRAGMA data_version`,
-  read under the write lock at the start of each unit of work, tells);
-* when a unit of work rolls back (its records may have been changed in place).
+* it is thrown away whole when another connection committed since (SQLite's
+  `PRAGMA data_version`, read under the write lock at the start of each unit
+  of work, tells);
+* a unit of work takes the customers it loads out of it and puts them back
+  only when it commits: after a rollback, records that may have been changed
+  in place are read again from the database.
 
 It is bounded (least recently used customers go first), so memory stays flat
-however many customers there are.
+however many customers there are. The hit and miss counts are for the
+benchmarks.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ class CachedCustomer:
 
 
 class RecordCache:
+    """Committed customers by id, least recently used first."""
+
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self.capacity = capacity
         self.data_version: Any = None  # of the database, when the entries were right
@@ -57,8 +63,8 @@ class RecordCache:
         return entry
 
     def keep(self, customer_id: str, entry: CachedCustomer) -> None:
-        if self.capacity <= 0:
-            return
+        """Hold a customer as just committed; the least recently used go beyond
+        the capacity."""
         self._entries[customer_id] = entry
         self._entries.move_to_end(customer_id)
         while len(self._entries) > self.capacity:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select
 
 from journeyflow.store import tables as t
-from journeyflow.store.records import CustomerRecord, EnrolmentRecord
+from journeyflow.store.records import CustomerRecord
 from journeyflow.store.sql.bulk import BulkStatements
 from journeyflow.store.sql.cache import CachedCustomer, RecordCache
 from journeyflow.store.sql.postgresql import claim_customers
@@ -119,9 +119,6 @@ class SqlUnitOfWork(LoadedRecords):
             self._enrolments[cid] = cached.enrolments
             self._enrolment_snapshots.update(cached.snapshots)
         return missing
-
-    def touch(self, record: CustomerRecord | EnrolmentRecord) -> None:
-        pass  # changes are found by comparing with the snapshot taken on load
 
     def due_customers(self, until: datetime, limit: int) -> list[str]:
         # A range scan of the next_due_at index, earliest first: a GROUP BY here
