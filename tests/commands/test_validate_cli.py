@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from journeyflow.cli import main
 from journeyflow.commands import validate as validate_module
-from journeyflow.definition.checks import FIRST_PARTY_CHANNELS, SEED_VERTICALS, KnownNames
+from journeyflow.definition.checks import BUILTIN_VERTICALS, FIRST_PARTY_CHANNELS, KnownNames
 from journeyflow.exceptions import PluginError
 
 BROKEN = Path(__file__).parents[1] / "broken"
@@ -48,7 +48,7 @@ REGISTRY = KnownNames(
     channels=FIRST_PARTY_CHANNELS,
     segments=frozenset({"rfm"}),
     kpis=frozenset({"repurchase_rate"}),
-    verticals=SEED_VERTICALS,
+    verticals=BUILTIN_VERTICALS,
 )
 
 

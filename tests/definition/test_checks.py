@@ -11,8 +11,8 @@ import pytest
 
 from journeyflow.definition import checks, loader, schema_problems, yaml_reader
 from journeyflow.definition.checks import (
+    BUILTIN_VERTICALS,
     FIRST_PARTY_CHANNELS,
-    SEED_VERTICALS,
     KnownNames,
     check_journey,
 )
@@ -277,7 +277,7 @@ def test_a_segment_is_known_by_its_full_name_or_its_segmenter() -> None:
 
 def test_first_party_sets_match_the_contract() -> None:
     assert {"console", "email", "webhook", "sms", "task"} == FIRST_PARTY_CHANNELS
-    assert len(SEED_VERTICALS) == 10 and "food-beverage" in SEED_VERTICALS
+    assert len(BUILTIN_VERTICALS) == 10 and "food-beverage" in BUILTIN_VERTICALS
 
 
 # --- warnings ------------------------------------------------------------------------

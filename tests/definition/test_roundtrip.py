@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from journeyflow.definition.checks import SEED_VERTICALS
+from journeyflow.definition.checks import BUILTIN_VERTICALS
 from journeyflow.definition.dsl import Journey
 from journeyflow.definition.loader import analyse, dump_journey, load_text
 from journeyflow.exceptions import JourneyDefinitionError
@@ -163,7 +163,7 @@ def journeys(draw: st.DrawFn) -> Journey:
         "version": draw(st.integers(1, 10**6)),
         "title": draw(st.none() | text),
         "description": draw(st.none() | text),
-        "vertical": draw(st.none() | st.sampled_from(sorted(SEED_VERTICALS))),
+        "vertical": draw(st.none() | st.sampled_from(sorted(BUILTIN_VERTICALS))),
         "stages": stages,
         "timezone": draw(st.none() | st.sampled_from(["UTC", "America/Sao_Paulo"])),
         "entry": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -64,6 +65,12 @@ def load_journeys(
 def plugin_registry() -> Registry:
     """The installed plugins' registry (JOURNEYFLOW_DISABLE_PLUGINS applies)."""
     return Registry.from_manager(build_manager())
+
+
+def segmenter_plugin(registry: Registry) -> Callable[[str], str | None]:
+    """Which installed plugin registered a segmenter, by its name (for the
+    message when a segmenter fails)."""
+    return functools.partial(registry.owner, "journeyflow_segmenters")
 
 
 def make_engine(

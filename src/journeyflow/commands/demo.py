@@ -20,6 +20,7 @@ from journeyflow.commands._common import (
     load_journeys,
     make_engine,
     plugin_registry,
+    segmenter_plugin,
 )
 from journeyflow.reports.standing import build_report, format_report
 from journeyflow.runtime.segments import SegmentSchedule
@@ -64,7 +65,13 @@ def command(
     # segments (RFM, engagement) are recomputed weekly in virtual time, so
     # journeys that enter on a segment (crm-vip: rfm:champions) see entries
     schedule = (
-        SegmentSchedule(engine, registry, every=timedelta(days=7), start=start + timedelta(days=28))
+        SegmentSchedule(
+            engine,
+            registry.segmenters,
+            every=timedelta(days=7),
+            start=start + timedelta(days=28),
+            plugin_of=segmenter_plugin(registry),
+        )
         if registry.segmenters
         else None
     )

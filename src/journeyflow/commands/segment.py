@@ -19,6 +19,7 @@ from journeyflow.commands._common import (
     load_journeys,
     make_engine,
     plugin_registry,
+    segmenter_plugin,
 )
 from journeyflow.definition.durations import parse_duration
 from journeyflow.exceptions import DurationError, JourneyflowError
@@ -78,7 +79,7 @@ def command(
     if interval is not None and interval <= timedelta(0):
         raise click.BadParameter("must be longer than zero", param_hint="--every")
     registry = plugin_registry()
-    resolve_segmenters(registry, name)  # an unknown name fails before anything is opened
+    resolve_segmenters(registry.segmenters, name)  # an unknown name fails before anything is opened
     thresholds = _thresholds(registry, vertical)
     clock: Clock = VirtualClock(as_utc(at)) if at is not None else SystemClock()
     engine = make_engine(
@@ -89,7 +90,14 @@ def command(
     try:
         while True:
             moment = as_utc(at) if at is not None else clock.now()
-            result = recompute(engine, registry, name, moment, thresholds=thresholds)
+            result = recompute(
+                engine,
+                registry.segmenters,
+                name,
+                moment,
+                thresholds=thresholds,
+                plugin_of=segmenter_plugin(registry),
+            )
             failed = failed or bool(result.problems)
             _echo(result, fmt)
             runs += 1

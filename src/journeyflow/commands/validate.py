@@ -5,11 +5,12 @@ and a caret), then a summary. Exit 0 when there is no error (with `--strict`,
 no warning either), else 1. Never a traceback: every user mistake is a
 `Problem` by the time it gets here.
 
-Names are checked against the installed plugins. Per the contract, a channel,
-segment, KPI or vertical that no installed plugin registers is a *warning*
-here (naming the registered ones) and an error only where the engine runs;
-CEL functions no plugin provides are errors. `--no-plugins` checks against
-the first-party names only, as in an editor or a CI job without plugins.
+Names are checked against the installed plugins. A channel, segment, KPI or
+vertical that no installed plugin registers is a *warning* here (naming the
+registered ones: the journey may be meant for a machine with other plugins)
+and an error only where the engine runs; CEL functions no plugin provides are
+errors. `--no-plugins` checks against the first-party names only, as in an
+editor or a CI job without plugins.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ Codes (stable; `docs/errors.md` has an example for each):
     JF403  CEL calling an unknown function (a warning when no plugin registry
            is given: a plugin may provide it)
     names that plugins register — warnings without a registry (only names
-    outside the first-party channels and the seed verticals), errors with one:
+    outside the first-party channels and the built-in verticals), errors with one:
     JF501  channel        JF502  segment        JF503  KPI        JF504  vertical
     warnings
     JF601  a state that waits for events with no timer (customers may wait for ever)
@@ -63,7 +63,8 @@ if TYPE_CHECKING:
     from journeyflow.definition.yaml_reader import Positions
 
 FIRST_PARTY_CHANNELS = frozenset({"console", "email", "webhook", "sms", "task"})
-SEED_VERTICALS = frozenset(
+# the ids the built-in plugin registers (plugin/builtin/verticals.py), known without a registry
+BUILTIN_VERTICALS = frozenset(
     {
         "food-beverage",
         "real-estate-architecture",
@@ -528,7 +529,7 @@ class _Checker:
                 "vertical",
                 self.j.vertical,
                 ("vertical",),
-                SEED_VERTICALS,
+                BUILTIN_VERTICALS,
                 self.known.verticals if self.known else None,
             )
         if self.known is None:

@@ -1,9 +1,9 @@
 """A synthetic but plausible population for `journeyflow demo` and benchmarks.
 
 Two kinds of behaviour, both deterministic for a seed:
-- retail customers (seed 003's CRM): sign-up with traits (e-mail, birthday,
-  time zone), orders at a personal repurchase rhythm with order ids and totals,
-  e-mail opens, a few unsubscribes, survey answers;
+- retail customers (the shoppers of the `crm-*` journeys): sign-up with
+  traits (e-mail, birthday, time zone), orders at a personal repurchase rhythm
+  with order ids and totals, e-mail opens, a few unsubscribes;
 - journey walkers: for every loaded journey, some customers walk its graph by
   sending the events its transitions wait for (with properties chosen to pass
   simple guards), days apart, so every bundled journey sees traffic.
