@@ -10,7 +10,7 @@ and 32-49 KB of memory per customer.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -173,9 +173,6 @@ class JourneyMachine:
     def is_final(self, state: str) -> bool:
         return self.journey.states[state].final
 
-    def entry_events(self) -> frozenset[str]:
-        return frozenset(self.journey.entry.on)
-
 
 def stable_bucket(*parts: str) -> int:
     """A number 0..99 fixed by its inputs: same customer, same branch, every run."""
@@ -190,6 +187,3 @@ def choose_branch(branches: list[dsl.SplitBranch], bucket: int) -> str:
         if bucket < upto:
             return branch.to
     return branches[-1].to
-
-
-FunctionTable = Mapping[str, Callable[..., Any]]

@@ -5,7 +5,8 @@ For each active enrolment on an older version, the newest version's
 does not name maps to the state of the same name when the new version still
 has it. Anything else is *stranded*: it stays on its old version and keeps
 running there. A move keeps `entered_at`, recomputes the state's timers under
-the new definition without running any actions, and is written to history.
+the new definition without running any actions, and is written to history
+(kind `migrate`). Customers move in batches, one unit of work each.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from journeyflow.runtime.semantics import CustomerRun
 
 @dataclass
 class MigrationReport:
+    """What a migration moved (or, dry run, would move) and what it left stranded."""
+
     journey: str
     to_version: int
     moves: Counter[tuple[int, str, str]] = field(default_factory=Counter)  # (from v, from, to)

@@ -1,15 +1,17 @@
 """Recompute segments through the engine, so journeys enter on segment entry.
 
-A segmenter (a `journeyflow.types.Segmenter`, which plugins register) reads
+A segmenter (a `journeyflow.types.Segmenter`; plugins register them) reads
 every customer with their stored events, streamed from the store, and says
 who is in which of its segments. The caller hands over the segmenters by name
-(`Registry.segmenters`, say) and, for messages, which plugin provides each:
-the runtime knows nothing of plugins.
+(`Registry.segmenters`) and, for the failure message, which plugin provides
+each (`plugin_of`): the runtime knows nothing of plugins.
+
 `recompute` then gives each customer whose segments changed their new list
-through `Engine.set_segments`: the segments of *other* segmenters (and any
-segment set by other means) are kept, this segmenter's (`<segmenter>:<segment>`)
-are replaced. Entering a segment is the internal `segment_entered` event that
-journeys with `entry.segment` enrol on, and CEL sees `customer.segments`.
+through `Engine.replace_segments`, one unit of work per batch of customers:
+the segments of *other* segmenters (and any segment set by other means) are
+kept, this segmenter's (`<segmenter>:<segment>`) are replaced. Entering a
+segment is the internal `segment_entered` event that journeys with
+`entry.segment` enrol on, and CEL sees `customer.segments`.
 
 Customers whose segments did not change are not touched, so a recomputation
 every day costs one pass over the store plus the changes. One segmenter

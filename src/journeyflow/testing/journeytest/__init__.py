@@ -1,7 +1,7 @@
 """Journey tests: the `tests:` of journey files, run on a virtual clock.
 
 Used by `journeyflow test` (`commands/test.py`) and by the pytest plugin
-(`testing.py`); both print the same failure report.
+(`testing/pytest_plugin.py`); both print the same failure report.
 
 Where tests come from
     Every journey file's `tests:` section, and standalone test files named

@@ -14,27 +14,31 @@ from journeyflow.testing.journeytest.formatting import fmt_time
 
 
 @dataclass(frozen=True)
-class _Sent:
+class Sent:
+    """A message the engine queued in the outbox (not suppressed), as tests see it."""
+
     channel: str
     template: str | None
     at: datetime
     journey: str
 
     def __str__(self) -> str:
-        return f"{_msg(self)}  ({fmt_time(self.at)}, {self.journey})"
+        return f"{label(self)}  ({fmt_time(self.at)}, {self.journey})"
 
 
-def _msg(m: dsl.SentMessage | _Sent) -> str:
+def label(m: dsl.SentMessage | Sent) -> str:
+    """`channel template`, or just the channel."""
     return m.channel if m.template is None else f"{m.channel} {m.template}"
 
 
-def _matches(expected: dsl.SentMessage, actual: _Sent) -> bool:
+def matches(expected: dsl.SentMessage, actual: Sent) -> bool:
+    """Same channel, and the same template unless the expectation leaves it out."""
     return expected.channel == actual.channel and (
         expected.template is None or expected.template == actual.template
     )
 
 
-def _align(expected: Sequence[dsl.SentMessage], actual: Sequence[_Sent]) -> list[tuple[str, str]]:
+def _align(expected: Sequence[dsl.SentMessage], actual: Sequence[Sent]) -> list[tuple[str, str]]:
     """A diff of the two lists (longest common subsequence): ("  " | "- " | "+ ", text)."""
     n, m = len(expected), len(actual)
     best = [[0] * (m + 1) for _ in range(n + 1)]
@@ -42,7 +46,7 @@ def _align(expected: Sequence[dsl.SentMessage], actual: Sequence[_Sent]) -> list
         for j in range(m - 1, -1, -1):
             best[i][j] = (
                 best[i + 1][j + 1] + 1
-                if _matches(expected[i], actual[j])
+                if matches(expected[i], actual[j])
                 else max(best[i + 1][j], best[i][j + 1])
             )
     rows: list[tuple[str, str]] = []
@@ -51,7 +55,7 @@ def _align(expected: Sequence[dsl.SentMessage], actual: Sequence[_Sent]) -> list
         if (
             i < n
             and j < m
-            and _matches(expected[i], actual[j])
+            and matches(expected[i], actual[j])
             and best[i][j] == best[i + 1][j + 1] + 1
         ):
             rows.append(("  ", str(actual[j])))
@@ -60,13 +64,14 @@ def _align(expected: Sequence[dsl.SentMessage], actual: Sequence[_Sent]) -> list
             rows.append(("+ ", str(actual[j])))
             j += 1
         else:
-            rows.append(("- ", _msg(expected[i])))
+            rows.append(("- ", label(expected[i])))
             i += 1
     return rows
 
 
-def _check_sent(expected: Sequence[dsl.SentMessage], actual: Sequence[_Sent]) -> list[str]:
-    if len(expected) == len(actual) and all(map(_matches, expected, actual)):
+def check_sent(expected: Sequence[dsl.SentMessage], actual: Sequence[Sent]) -> list[str]:
+    """`sent:` exactly these, in this order; the problem shows a diff."""
+    if len(expected) == len(actual) and all(map(matches, expected, actual)):
         return []
     rows = _align(expected, actual)
     head = (
@@ -80,23 +85,24 @@ def _check_sent(expected: Sequence[dsl.SentMessage], actual: Sequence[_Sent]) ->
     ]
 
 
-def _check_include(expected: Sequence[dsl.SentMessage], actual: Sequence[_Sent]) -> list[str]:
+def check_include(expected: Sequence[dsl.SentMessage], actual: Sequence[Sent]) -> list[str]:
+    """`sent_include:` these in this order, others allowed between."""
     j = 0
     for i, want in enumerate(expected):
-        while j < len(actual) and not _matches(want, actual[j]):
+        while j < len(actual) and not matches(want, actual[j]):
             j += 1
         if j == len(actual):
             listing = "".join(f"\n    {s}" for s in actual) or "\n    (nothing was sent)"
-            later = "" if i == 0 else f" after {_msg(expected[i - 1])}"
+            later = "" if i == 0 else f" after {label(expected[i - 1])}"
             return [
-                f"sent_include: {_msg(want)} (item {i + 1} of {len(expected)}) was not "
+                f"sent_include: {label(want)} (item {i + 1} of {len(expected)}) was not "
                 f"sent{later}; sent so far:{listing}"
             ]
         j += 1
     return []
 
 
-def _same(expected: Any, actual: Any) -> bool:
+def same_value(expected: Any, actual: Any) -> bool:
     """YAML values against stored attributes: True is not 1, 2.0 is 2, and a
     date or datetime in the YAML matches its ISO-8601 string."""
     if isinstance(expected, bool) or isinstance(actual, bool):
@@ -108,10 +114,10 @@ def _same(expected: Any, actual: Any) -> bool:
             return False
     if isinstance(expected, dict) and isinstance(actual, dict):
         return expected.keys() == actual.keys() and all(
-            _same(v, actual[k]) for k, v in expected.items()
+            same_value(v, actual[k]) for k, v in expected.items()
         )
     if isinstance(expected, list) and isinstance(actual, list):
-        return len(expected) == len(actual) and all(map(_same, expected, actual))
+        return len(expected) == len(actual) and all(map(same_value, expected, actual))
     if hasattr(expected, "isoformat") and isinstance(actual, str):  # a YAML date
         return bool(expected.isoformat() == actual)
     return bool(expected == actual)

@@ -16,12 +16,12 @@ from journeyflow.events import parse_event
 from journeyflow.exceptions import EventError, JourneyflowError
 from journeyflow.testing.journeytest.collecting import JourneyCase, JourneyTestError
 from journeyflow.testing.journeytest.compare import (
-    _check_include,
-    _check_sent,
-    _matches,
-    _msg,
-    _same,
-    _Sent,
+    Sent,
+    check_include,
+    check_sent,
+    label,
+    matches,
+    same_value,
 )
 from journeyflow.testing.journeytest.formatting import (
     describe_enrolment,
@@ -246,15 +246,15 @@ class _CaseRun:
                     problems.append(f"{k}: expected {show_value(v)}, got {show_value(actual[k])}")
         sends = self._sends(exp.customer)
         if exp.sent is not None:
-            problems.extend(_check_sent(exp.sent, sends))
+            problems.extend(check_sent(exp.sent, sends))
         if exp.sent_include is not None:
-            problems.extend(_check_include(exp.sent_include, sends))
+            problems.extend(check_include(exp.sent_include, sends))
         if exp.not_sent is not None:
             for banned in exp.not_sent:
-                hit = [s for s in sends if _matches(banned, s)]
+                hit = [s for s in sends if matches(banned, s)]
                 if hit:
                     problems.append(
-                        f"not_sent: {_msg(banned)} was sent at {fmt_time(hit[0].at)} "
+                        f"not_sent: {label(banned)} was sent at {fmt_time(hit[0].at)} "
                         f"({hit[0].journey})"
                     )
         if exp.attributes is not None:
@@ -270,18 +270,18 @@ class _CaseRun:
         for name, value in wanted.items():
             if name not in record.attributes:
                 out.append(f"attributes.{name}: expected {show_value(value)}, but it is not set")
-            elif not _same(value, record.attributes[name]):
+            elif not same_value(value, record.attributes[name]):
                 out.append(
                     f"attributes.{name}: expected {show_value(value)}, "
                     f"got {show_value(record.attributes[name])}"
                 )
         return out
 
-    def _sends(self, customer_id: str) -> list[_Sent]:
+    def _sends(self, customer_id: str) -> list[Sent]:
         # in outbox order, the order the engine queued them: sorting by
         # created_at would hide a transition stamped earlier than its cause
         return [
-            _Sent(e.channel, e.template, e.created_at, e.journey)
+            Sent(e.channel, e.template, e.created_at, e.journey)
             for e in self.engine.effects(customer_id)
             if e.status != "suppressed"
         ]
