@@ -25,13 +25,12 @@ import pluggy
 from journeyflow.exceptions import PluginError
 from journeyflow.plugin import builtin, hookspecs
 from journeyflow.plugin.markers import DISABLE_ENV, GROUP
-from journeyflow.plugin.markers import hookimpl as hookimpl  # transitional, see __all__
-from journeyflow.plugin.observer import Observer as Observer  # transitional, see __all__
 from journeyflow.plugin.observer import call_each
-from journeyflow.plugin.registry import Registry as Registry  # transitional, see __all__
 
 if TYPE_CHECKING:
     import click
+
+    from journeyflow.plugin.registry import Registry
 
 __all__ = [
     "add_plugin_commands",
@@ -40,12 +39,6 @@ __all__ = [
     "describe_plugins",
     "disabled_from_env",
 ]
-# Transitional (#13): `hookimpl`, `Observer` and `Registry` are also importable
-# from here because modules outside plugin/ still import them so
-# (commands/_common.py, commands/segment.py, commands/validate.py,
-# runtime/segments.py, testing/pytest_plugin.py, tests/runtime/). Their homes
-# are plugin.markers, plugin.observer and plugin.registry; drop the `as`
-# in the three imports above once those modules import from there.
 
 
 def disabled_from_env(environ: Mapping[str, str] | None = None) -> list[str]:
