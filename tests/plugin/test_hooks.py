@@ -234,7 +234,7 @@ def engine_with(pm: pluggy.PluginManager) -> Engine:
         [load_text(journey())],
         store,
         VirtualClock(at("2026-01-01T00:00:00Z")),
-        listeners=[Observer(pm, store)],
+        listeners=[Observer(pm)],
     )
 
 

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from journeyflow_webhook import WebhookConfig, make_channel, payload, sign, verify
 
-from journeyflow import Channel, Effect, Registry, build_manager
+from journeyflow import (
+    Channel,
+    Effect,
+    MemoryStore,
+    Registry,
+    VirtualClock,
+    build_manager,
+    dispatch,
+)
 from journeyflow.delivery import SentKeys
 from journeyflow.testing.conformance import ChannelConformance, LocalHTTPServer, make_effect
 
@@ -94,6 +103,27 @@ def test_url_from_effect_data_overrides_the_default(
     assert channel.deliver(effect).status == "sent"
     assert server.requests[0]["path"] == "/other"
     assert "url" not in json.loads(server.requests[0]["body"])["data"]
+
+
+def test_a_busy_receiver_is_retried_after_its_retry_after(
+    server: LocalHTTPServer, tmp_path: Path
+) -> None:
+    """Through the dispatcher: the shared HTTP classification reads the 503's
+    Retry-After, and the outbox waits that long (longer than the backoff)."""
+    registry = Registry.from_manager(build_manager(entry_points=False, disabled=()))
+    registry.channels["webhook"] = Harness(server, tmp_path).channel(timeout=5)
+    store = MemoryStore()
+    store.effects["k-busy"] = make_effect("k-busy", "webhook")
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+    server.answer(503, {"Retry-After": "900"})
+    assert dispatch(store, registry, clock=VirtualClock(now)).retrying == 1
+    [busy] = store.get_effects()
+    assert busy.next_attempt_at == now + timedelta(seconds=900)
+    assert busy.last_error == "HTTP 503 Service Unavailable (Retry-After: 900)"
+    server.answer(None)
+    later = VirtualClock(now + timedelta(seconds=900))
+    assert dispatch(store, registry, clock=later).sent == 1
+    assert server.accepted("k-busy") == 1
 
 
 def test_connection_refused_is_temporary(tmp_path: Path) -> None:

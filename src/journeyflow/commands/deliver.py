@@ -25,8 +25,9 @@ def command(database: str, limit: int, max_attempts: int) -> None:
     """Deliver pending effects (sends, tasks) whose time has come, then print counts.
 
     A temporary failure stays pending and is retried by a later run after an
-    exponential backoff; a permanent one, or an unknown channel, fails the
-    effect. Run it after `ingest`, or every minute from cron.
+    exponential backoff (or the receiver's Retry-After, when longer); a
+    permanent one, or an unknown channel, fails the effect. Run it after
+    `ingest`, or every minute from cron.
     """
     store = open_store(database)
     try:
