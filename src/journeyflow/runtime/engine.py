@@ -167,8 +167,7 @@ class Engine:
                 report.rejected.append(Rejected(i, str(exc), raw))
                 log.info("event rejected", index=i, reason=str(exc))
         notes: list[Notification] = []
-        uow = self.store.unit_of_work()
-        try:
+        with self.store.unit_of_work() as uow:
             # load (and so claim) the customers first, then ask which messages
             # are stored: a process that held them meanwhile has committed its own
             uow.load(dict.fromkeys(e.customer_id for e in events))
@@ -185,10 +184,6 @@ class Engine:
                 uow.add_event(event)
                 notes.extend(run.notifications)
                 report.accepted += 1
-            uow.commit()
-        except BaseException:
-            uow.rollback()
-            raise
         self._notify(notes)
         return report
 
@@ -213,8 +208,7 @@ class Engine:
         """One unit of work of due timers; None when nothing is due."""
         fired = 0
         notes: list[Notification] = []
-        uow = self.store.unit_of_work()
-        try:
+        with self.store.unit_of_work() as uow:
             due = uow.due_customers(moment, self.batch_size)
             if not due:
                 uow.rollback()
@@ -224,10 +218,6 @@ class Engine:
                 run = CustomerRun(self.rules, uow, cid)
                 fired += run.fire_due(moment, inclusive=True)
                 notes.extend(run.notifications)
-            uow.commit()
-        except BaseException:
-            uow.rollback()
-            raise
         self._notify(notes)
         return fired
 
@@ -266,8 +256,7 @@ class Engine:
     ) -> dict[str, tuple[list[str], list[str]]]:
         changes: dict[str, tuple[list[str], list[str]]] = {}
         notes: list[Notification] = []
-        uow = self.store.unit_of_work()
-        try:
+        with self.store.unit_of_work() as uow:
             uow.load(desired)
             for customer_id, wanted in desired.items():
                 run = CustomerRun(self.rules, uow, customer_id)
@@ -280,10 +269,6 @@ class Engine:
                     run.fire_due(at, inclusive=True)
                     changes[customer_id] = (before, after)
                 notes.extend(run.notifications)
-            uow.commit()
-        except BaseException:
-            uow.rollback()
-            raise
         self._notify(notes)
         return changes
 

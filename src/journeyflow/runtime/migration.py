@@ -66,8 +66,7 @@ def migrate(engine: Engine, journey: str, *, dry_run: bool) -> MigrationReport:
         }
     )
     for start in range(0, len(customers), engine.batch_size):
-        uow = engine.store.unit_of_work()
-        try:
+        with engine.store.unit_of_work() as uow:
             batch = customers[start : start + engine.batch_size]
             uow.load(batch)
             for cid in batch:
@@ -92,10 +91,5 @@ def migrate(engine: Engine, journey: str, *, dry_run: bool) -> MigrationReport:
                     if not dry_run:
                         run.migrate(enrolment, target, to_state)
             if dry_run:
-                uow.rollback()
-            else:
-                uow.commit()
-        except BaseException:
-            uow.rollback()
-            raise
+                uow.rollback()  # else the block's end commits
     return report
