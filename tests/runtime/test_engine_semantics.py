@@ -10,6 +10,7 @@ from journeyflow.definition.dsl import Journey
 from journeyflow.definition.loader import LoadedJourney, load_text
 from journeyflow.exceptions import JourneyDefinitionError, JourneyVersionError
 from journeyflow.runtime.engine import Engine
+from journeyflow.runtime.semantics import Notification
 from journeyflow.store import MemoryStore
 from tests.helpers import at, engine_for, identify, sent, state_of, track
 
@@ -447,3 +448,56 @@ states:
     for customer in ("c", "d"):
         errors = [h for h in engine.history(customer) if h.kind == "error"]
         assert len(errors) == 1 and "split cycle" in (errors[0].detail or "")
+
+
+GUARDED = """
+journey: nps
+version: 1
+entry: {on: [nps_asked]}
+initial: asked
+states:
+  asked:
+    transitions:
+      - {on: nps_answered, when: 'event.properties.score >= 9', to: promoter}
+      - {on: nps_answered, to: detractor}
+      - {on: nudge, internal: true, actions: [{send: email, template: nudge}]}
+  promoter:
+    transitions: [{after: 1d, to: thanked}]
+  detractor: {final: true}
+  thanked: {final: true}
+"""
+
+
+def test_listeners_hear_each_transition_taken_with_its_index_after_commit() -> None:
+    heard: list[Notification] = []
+    engine = engine_for(GUARDED)
+    engine.listeners.append(heard.append)
+    engine.ingest(
+        [
+            track("c1", "nps_asked", "2026-01-01T00:00:00Z"),
+            track("c1", "nudge", "2026-01-01T01:00:00Z"),
+            track("c1", "nps_answered", "2026-01-01T02:00:00Z", score=10),
+            track("c2", "nps_asked", "2026-01-01T00:00:00Z"),
+            track("c2", "nps_answered", "2026-01-01T02:00:00Z", score=3),
+        ]
+    )
+    engine.advance_to(at("2026-01-03T00:00:00Z"))
+    moves = [
+        (n.history.customer_id, n.history.kind, n.history.from_state, n.transition_index)
+        for n in heard
+        if n.kind == "transition" and n.history is not None
+    ]
+    assert moves == [
+        ("c1", "enter", None, None),
+        ("c1", "transition", "asked", 2),  # internal: it stays, and is heard
+        ("c1", "transition", "asked", 0),
+        ("c2", "enter", None, None),
+        ("c2", "transition", "asked", 1),  # the same event, the other transition
+        ("c1", "transition", "promoter", 0),  # a timer
+    ]
+    ended = [
+        (n.enrolment.customer_id, n.enrolment.state)
+        for n in heard
+        if n.enrolment and n.kind == "enrolment_ended"
+    ]
+    assert ended == [("c2", "detractor"), ("c1", "thanked")]

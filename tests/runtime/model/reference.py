@@ -1,10 +1,11 @@
-"""A small, slow, obviously correct model of the journey contract (JOURNEY_DSL.md).
+"""A small, slow, obviously correct model of what a journey does.
 
-Written from the contract and docs/semantics.md, independently of the engine:
-it must not import journeyflow.runtime.semantics, journeyflow.runtime.engine or
-journeyflow.runtime.machine. It reuses only the journey models (`dsl`), the CEL
-compiler (`expressions`) and durations. It keeps everything in plain lists and
-recomputes what it needs by scanning them; speed does not matter here.
+Written from docs/semantics.md and the journey language (`definition/dsl.py`),
+independently of the engine: it must not import journeyflow.runtime.semantics,
+journeyflow.runtime.engine or journeyflow.runtime.machine. It reuses only the
+journey models (`dsl`), the CEL compiler (`definition/cel.py`) and durations.
+It keeps everything in plain lists and recomputes what it needs by scanning
+them; speed does not matter here.
 
 What it models: track/identify events, entry on events (with guard, re-entry
 rule and `key`), exit rules, event transitions with guards, `after:` and `at:`
@@ -16,7 +17,7 @@ segments (entering one is an internal `segment_entered` event; `entry.segment`;
 internal self-transitions, final states, splits, holdout, and the actions
 send/set/emit/task, with emitted events and their depth limit. What it does not
 model: versions and migrations. The date helpers themselves come
-from `expressions` (unit-tested there); the model checks when and how the
+from `definition/cel.py` (unit-tested there); the model checks when and how the
 engine uses them.
 
 Each customer is independent of the others, so the model runs one customer at
