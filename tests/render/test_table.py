@@ -1,4 +1,4 @@
-"""The seed 004 customer-path table: one row per state, in the customer's order,
+"""The customer-path table: one row per state, in the customer's order,
 readable back by the csv module and html.parser, with Markdown cells intact."""
 
 from __future__ import annotations
