@@ -166,7 +166,7 @@ class Engine:
             except EventError as exc:
                 report.rejected.append(Rejected(i, str(exc), raw))
                 log.info("event rejected", index=i, reason=str(exc))
-        notes: list[Notification] = []
+        notes = self._notes()
         with self.store.unit_of_work() as uow:
             # load (and so claim) the customers first, then ask which messages
             # are stored: a process that held them meanwhile has committed its own
@@ -177,12 +177,11 @@ class Engine:
                     report.duplicates += 1
                     continue
                 seen.add(event.message_id)
-                run = CustomerRun(self.rules, uow, event.customer_id)
+                run = CustomerRun(self.rules, uow, event.customer_id, notes)
                 run.fire_due(event.timestamp, inclusive=False)
                 run.handle(event)
                 run.fire_due(event.timestamp, inclusive=True)
                 uow.add_event(event)
-                notes.extend(run.notifications)
                 report.accepted += 1
         self._notify(notes)
         return report
@@ -207,7 +206,7 @@ class Engine:
     def _fire_due_batch(self, moment: datetime) -> int | None:
         """One unit of work of due timers; None when nothing is due."""
         fired = 0
-        notes: list[Notification] = []
+        notes = self._notes()
         with self.store.unit_of_work() as uow:
             due = uow.due_customers(moment, self.batch_size)
             if not due:
@@ -215,9 +214,8 @@ class Engine:
                 return None
             uow.load(due)
             for cid in due:
-                run = CustomerRun(self.rules, uow, cid)
+                run = CustomerRun(self.rules, uow, cid, notes)
                 fired += run.fire_due(moment, inclusive=True)
-                notes.extend(run.notifications)
         self._notify(notes)
         return fired
 
@@ -255,11 +253,11 @@ class Engine:
         self, desired: Mapping[str, set[str]], owned: tuple[str, ...], at: datetime
     ) -> dict[str, tuple[list[str], list[str]]]:
         changes: dict[str, tuple[list[str], list[str]]] = {}
-        notes: list[Notification] = []
+        notes = self._notes()
         with self.store.unit_of_work() as uow:
             uow.load(desired)
             for customer_id, wanted in desired.items():
-                run = CustomerRun(self.rules, uow, customer_id)
+                run = CustomerRun(self.rules, uow, customer_id, notes)
                 before = list(run.customer.segments)
                 kept = [s for s in before if not s.startswith(owned)]
                 after = sorted(set(kept) | set(wanted))
@@ -268,14 +266,18 @@ class Engine:
                     run.set_segments(after, at)
                     run.fire_due(at, inclusive=True)
                     changes[customer_id] = (before, after)
-                notes.extend(run.notifications)
         self._notify(notes)
         return changes
 
     # --- internals ---------------------------------------------------------
 
-    def _notify(self, notes: list[Notification]) -> None:
-        for note in notes:
+    def _notes(self) -> list[Notification] | None:
+        """Where one unit of work's runs put what listeners are told; None when
+        nobody listens, so nothing is copied for them."""
+        return [] if self.listeners else None
+
+    def _notify(self, notes: list[Notification] | None) -> None:
+        for note in notes or ():
             for listener in self.listeners:
                 try:
                     listener(note)

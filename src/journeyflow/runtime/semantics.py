@@ -88,15 +88,24 @@ class Step:
 
 class CustomerRun:
     """One customer's records in a unit of work, and what events, timers and
-    segments do to them. `notifications` collects what listeners are told once
-    the unit of work commits."""
+    segments do to them.
 
-    def __init__(self, rules: Rules, uow: UnitOfWork, customer_id: str) -> None:
+    :param notes: where to put what listeners are told once the unit of work
+        commits; None when nobody listens (then nothing is copied for them)
+    """
+
+    def __init__(
+        self,
+        rules: Rules,
+        uow: UnitOfWork,
+        customer_id: str,
+        notes: list[Notification] | None = None,
+    ) -> None:
         self.rules = rules
         self.uow = uow
         self.customer = uow.customer(customer_id)
         self.enrolments = uow.enrolments(customer_id)
-        self.notifications: list[Notification] = []
+        self.notes = notes
         self._queue: deque[tuple[Event, int]] = deque()  # (event, emit depth)
         self._splits_in_a_row = 0
 
@@ -392,7 +401,8 @@ class CustomerRun:
         self.uow.touch(enrolment)
         kind = {"completed": "complete", "converted": "exit", "exited": "exit"}[status]
         self._history(step, kind, enrolment.state, None, reason, status)
-        self.notifications.append(Notification("enrolment_ended", enrolment=_as_of_now(enrolment)))
+        if self.notes is not None:
+            self.notes.append(Notification("enrolment_ended", enrolment=_as_of_now(enrolment)))
 
     def migrate(self, enrolment: EnrolmentRecord, target: JourneyMachine, state: str) -> None:
         """Move an enrolment to another version's state: no actions run; the
@@ -565,7 +575,9 @@ class CustomerRun:
 
     def _moved(self, step: Step, record: HistoryRecord, index: int | None = None) -> None:
         """Tell listeners about an `enter` or a transition (`index`: the one taken)."""
-        self.notifications.append(
+        if self.notes is None:
+            return
+        self.notes.append(
             Notification(
                 "transition",
                 history=record,
