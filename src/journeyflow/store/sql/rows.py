@@ -126,20 +126,19 @@ def _to_field(name: str) -> Convert | None:
     return None
 
 
-# field -> its column's value, and the way back for the fields that need one
-# (by position in ENROLMENT_FIELDS: a row is read with one itemgetter call)
+# Each field's conversion to its column, by name (what `enrolment_changes`
+# sets) and, both ways, by position in ENROLMENT_FIELDS: a whole record or row
+# is read with one C call, and only the values that need it are converted.
 TO_COLUMN: dict[str, Convert] = {name: _to_column(name) for name in ENROLMENT_FIELDS}
-_FROM_COLUMN = [
-    (i, convert)
-    for i, name in enumerate(ENROLMENT_FIELDS)
-    if (convert := _to_field(name)) is not None
-]
-_read_fields = itemgetter(*ENROLMENT_FIELDS)
+_TO_COLUMN_AT = [(i, c) for i, c in enumerate(TO_COLUMN.values()) if c is not _same]
+_FROM_COLUMN_AT = [(i, c) for i, c in enumerate(map(_to_field, ENROLMENT_FIELDS)) if c is not None]
+_read_record = attrgetter(*ENROLMENT_FIELDS)
+_read_row = itemgetter(*ENROLMENT_FIELDS)
 
 
 def enrolment_record(m: Any) -> EnrolmentRecord:
-    values = list(_read_fields(m))
-    for i, convert in _FROM_COLUMN:
+    values = list(_read_row(m))
+    for i, convert in _FROM_COLUMN_AT:
         values[i] = convert(values[i])
     return EnrolmentRecord(*values)
 
@@ -150,14 +149,17 @@ def next_due_column(e: EnrolmentRecord) -> datetime | None:
 
 
 def enrolment_row(e: EnrolmentRecord) -> dict[str, Any]:
-    row = {name: convert(getattr(e, name)) for name, convert in TO_COLUMN.items()}
+    values = list(_read_record(e))
+    for i, convert in _TO_COLUMN_AT:
+        values[i] = convert(values[i])
+    row = dict(zip(ENROLMENT_FIELDS, values, strict=True))
     row["next_due_at"] = next_due_column(e)
     return row
 
 
 # What commit compares to find a changed enrolment: every field but the id, the
 # timers last and copied (the engine appends to the list in place). A tuple is
-# built in ~0.5 us and compared in one go; a row dict took ~5.
+# built in ~0.3 us and compared in one go; a row dict took ~5.
 SNAPSHOT_FIELDS = (*(n for n in ENROLMENT_FIELDS if n not in ("id", "timers")), "timers")
 _snapshot_head = attrgetter(*SNAPSHOT_FIELDS[:-1])
 
