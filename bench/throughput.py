@@ -472,9 +472,9 @@ SPLIT = {
     "  of which building the CEL context (Scope.context)": ("definition/cel.py", "context"),
     "effect keys (sha256, semantics.effect_key)": ("runtime/semantics.py", "effect_key"),
     "commit: diff + executemany + COMMIT (uow.commit)": ("journeyflow/store/sql", "commit"),
-    "  of which snapshot diff rows (the SQL store's _enrolment_row)": (
+    "  of which snapshot diff rows (rows.enrolment_changes)": (
         "journeyflow/store/sql",
-        "_enrolment_row",
+        "enrolment_changes",
     ),
     "  of which sqlite3 executemany": ("~", "<method 'executemany' of 'sqlite3.Cursor' objects>"),
 }
@@ -619,6 +619,13 @@ class _NoUnitOfWork:
 
     def rollback(self) -> None:
         pass
+
+    def __enter__(self) -> _NoUnitOfWork:
+        return self
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        if kind is None:
+            self.commit()
 
 
 # --- orchestration -------------------------------------------------------------
