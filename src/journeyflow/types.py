@@ -134,7 +134,7 @@ class KpiCollector:
 
 @dataclass(frozen=True)
 class Vertical:
-    """A business vertical (seed 000) with its defaults."""
+    """A business vertical (a kind of business, e.g. `food-beverage`) with its defaults."""
 
     id: str
     title: str

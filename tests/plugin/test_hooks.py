@@ -144,7 +144,7 @@ def test_hook_journeyflow_verticals() -> None:
             return [Vertical("pet-care", "Pet care", default_kpis=("average_ticket",))]
 
     registry = Registry.from_manager(manager(PetCare()))
-    seed = {
+    builtin = {
         "food-beverage",
         "real-estate-architecture",
         "fashion-beauty",
@@ -156,7 +156,7 @@ def test_hook_journeyflow_verticals() -> None:
         "consulting-advisory",
         "communication-technology",
     }
-    assert set(registry.verticals) == seed | {"pet-care"}
+    assert set(registry.verticals) == builtin | {"pet-care"}
     assert all(v.title and v.default_kpis for v in registry.verticals.values())
     assert registry.owner("journeyflow_verticals", "food-beverage") == "journeyflow.verticals"
     load_text(journey("vertical: pet-care"), known=registry.known_names())

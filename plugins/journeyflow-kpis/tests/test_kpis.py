@@ -151,11 +151,11 @@ def test_settings_from_env() -> None:
         settings_from_env({"JOURNEYFLOW_KPI_LOYAL_ORDERS": "many"})
 
 
-def test_hook_registers_seed_000_kpis_and_journeys_name_them() -> None:
+def test_hook_registers_the_agency_kpis_and_journeys_name_them() -> None:
     pm = build_manager(entry_points=False, disabled=())
     pm.register(journeyflow_kpis, name="kpis")
     registry = Registry.from_manager(pm)
-    seed_000 = {
+    agency_kpis = {
         "customers_per_day",
         "average_ticket",
         "promoted_product_sales_growth",
@@ -170,7 +170,7 @@ def test_hook_registers_seed_000_kpis_and_journeys_name_them() -> None:
         "launched_product_sales_growth",
         "plan_actions_implemented",
     }
-    assert seed_000 <= set(registry.kpis)
+    assert agency_kpis <= set(registry.kpis)
     assert {n for n, k in registry.kpis.items() if k.per_stage} == set(journeyflow_kpis.PER_STAGE)
     load_text(
         FUNNEL.replace("stages:", "kpis: [revenue_growth, funnel_conversion]\nstages:"),

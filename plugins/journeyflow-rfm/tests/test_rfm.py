@@ -108,7 +108,7 @@ def test_every_score_triple_has_exactly_one_default_segment() -> None:
         ("552", "promising"),
     ],
 )
-def test_seed_003_cells_and_the_other_segments(score: str, segment: str) -> None:
+def test_crm_playbook_cells_and_the_other_segments(score: str, segment: str) -> None:
     r, f, m = (int(c) for c in score)
     assert name_segment(DEFAULT_RULES, r, f, m) == segment
 
@@ -211,7 +211,7 @@ def test_custom_rules() -> None:
     assert set(seg.compute([facts("a", order(1, 1))], AT)) == {"top"}
 
 
-def test_hook_registers_rfm_and_the_seed_journeys_load() -> None:
+def test_hook_registers_rfm_and_the_rfm_journeys_load() -> None:
     pm = build_manager(entry_points=False, disabled=())
     pm.register(journeyflow_rfm, name="rfm")
     registry = Registry.from_manager(pm)

@@ -130,7 +130,7 @@ def test_default_definitions_equal_a_pandas_groupby(
     assert (ours["r"] == _qcut(grouped["recency"], [5, 4, 3, 2, 1])).all()
     assert (ours["f"] == _qcut(grouped["frequency"], [1, 2, 3, 4, 5])).all()
     assert (ours["m"] == _qcut(grouped["monetary"], [1, 2, 3, 4, 5])).all()
-    # every customer is in one segment; the seed-003 ones are all populated
+    # every customer is in one segment; the CRM playbook's ones are all populated
     counts = pd.Series([r.segment for r in rfm_table(customers, END)]).value_counts()
     assert counts.sum() == 23_570
     assert {"champions", "loyal", "at_risk", "inactive"} <= set(counts.index)

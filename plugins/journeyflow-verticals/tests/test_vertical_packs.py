@@ -1,4 +1,4 @@
-"""Vertical packs: registered beside the built-in seed verticals, templates
+"""Vertical packs: registered beside the built-in verticals, templates
 that validate strictly and pass their own journey tests, thresholds the
 segmenters accept, and `journeyflow templates`."""
 
@@ -23,8 +23,8 @@ from journeyflow import (
 from journeyflow.cli import main
 from journeyflow.testing.journeytest import collect, run_case
 
-# the ten seed verticals: what the built-in plugins alone register
-SEED_IDS = set(Registry.from_manager(build_manager(entry_points=False, disabled=())).verticals)
+# the ten built-in verticals: what the built-in plugins alone register
+BUILTIN_IDS = set(Registry.from_manager(build_manager(entry_points=False, disabled=())).verticals)
 
 
 def _registry(*extra: object) -> Registry:
@@ -35,24 +35,24 @@ def _registry(*extra: object) -> Registry:
     return Registry.from_manager(pm)
 
 
-def test_packs_register_beside_the_seed_verticals() -> None:
+def test_packs_register_beside_the_builtin_verticals() -> None:
     registry = _registry()
-    assert set(registry.verticals) >= SEED_IDS  # the built-in ones are still there
+    assert set(registry.verticals) >= BUILTIN_IDS  # the built-in ones are still there
     packs = {p.id for p in PACKS}
     assert packs == {
         "fashion-beauty/bridal-salon",
         "food-beverage/cafe",
         "business-services/marketing-agency",
     }
-    assert not packs & SEED_IDS
+    assert not packs & BUILTIN_IDS
     for pack in PACKS:
-        assert pack.parent in SEED_IDS and pack.id.startswith(pack.parent + "/")
+        assert pack.parent in BUILTIN_IDS and pack.id.startswith(pack.parent + "/")
         assert registry.owner("journeyflow_verticals", pack.id) == "verticals"
         vertical = registry.verticals[pack.id]
         assert all(Path(t).is_file() for t in vertical.journey_templates)
 
 
-def test_a_pack_reusing_a_seed_id_would_be_refused() -> None:
+def test_a_pack_reusing_a_builtin_id_would_be_refused() -> None:
     class Clash:
         @journeyflow_verticals.hookimpl
         def journeyflow_verticals(self) -> list[Vertical]:

@@ -171,8 +171,9 @@ class Transition(Model):
 
 
 class ChecklistItem(Model):
-    """A question answered on the way (seed 000's audits); the answer is stored
-    as the customer attribute `field` by an identify call or a `set` action."""
+    """A question answered on the way (an audit, a kick-off or a survey question);
+    the answer is stored as the customer attribute `field` by an identify call or
+    a `set` action."""
 
     field: str = Field(min_length=1)
     question: str
@@ -323,8 +324,10 @@ class Journey(Model):
     stages: list[str] = Field(default_factory=list)
     kpis: list[str] = Field(default_factory=list)
     timezone: str | None = Field(None, description="IANA zone; default UTC")
-    objective: str | None = Field(None, description="what the journey is for (seed 000)")
-    persona: str | None = Field(None, description="who the journey is for (seed 002)")
+    objective: str | None = Field(
+        None, description="what the journey is for (its business objective)"
+    )
+    persona: str | None = Field(None, description="who the journey is for (a persona or segment)")
     entry: Entry
     initial: str
     states: dict[Annotated[str, Field(pattern=STATE_NAME)], State] = Field(min_length=1)

@@ -9,7 +9,7 @@
 - `observer`: the after-commit notifications to observer hooks, one plugin at
   a time;
 - `builtin/`: the plugins that ship with journeyflow (console and task
-  channels, the seed verticals).
+  channels, the ten built-in business verticals).
 
 Plugins import what they need from the façade (`from journeyflow import
 hookimpl, Channel, ...`), not from here.

@@ -79,7 +79,8 @@ def journeyflow_kpis() -> Iterable[KpiCollector]:
 
 @hookspec
 def journeyflow_verticals() -> Iterable[Vertical]:
-    """Register business verticals (seed 000) with default KPIs and templates.
+    """Register business verticals (kinds of business, e.g. `food-beverage`) with
+    default KPIs and templates.
 
     :return: verticals
 

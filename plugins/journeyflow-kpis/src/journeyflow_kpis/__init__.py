@@ -1,4 +1,4 @@
-"""KPI collectors: seed 000's KPIs per objective, and per-stage funnel KPIs.
+"""KPI collectors: the agency flow's KPIs per client objective, and per-stage funnel KPIs.
 
 Journeys name them in `kpis:`; `journeyflow kpis` prints them. Every event KPI
 is `compute(events, start, end)` over [start, end); growth KPIs compare with

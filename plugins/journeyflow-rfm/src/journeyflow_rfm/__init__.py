@@ -1,5 +1,5 @@
 """The `rfm` segmenter: RFM figures and 1-5 scores from order events, and the
-seed-003 RFM segments (`rfm:champions`, `rfm:loyal`, `rfm:at_risk`, ...).
+CRM playbook's RFM segments (`rfm:champions`, `rfm:loyal`, `rfm:at_risk`, ...).
 
     from journeyflow_rfm import RfmConfig, rfm_table
     rows = rfm_table(customer_facts, at, RfmConfig(window=timedelta(days=365)))
@@ -195,7 +195,7 @@ def segmenter(config: RfmConfig | None = None) -> Segmenter:
         compute=RfmSegmenter(config),
         description=(
             f"RFM scores 1-5 by quintiles of {config.order_event} events over {window} "
-            f"({config.definitions} definitions); seed 003's RFM matrix"
+            f"({config.definitions} definitions); the CRM playbook's RFM matrix"
         ),
     )
 

@@ -64,7 +64,7 @@ class RfmRule:
         )
 
 
-# Seed 003's matrix names champions (5-5-5), loyal (4-5-4), at risk (2-2-4)
+# The CRM playbook's RFM matrix names champions (5-5-5), loyal (4-5-4), at risk (2-2-4)
 # and inactive (1-1-1); the other names are the usual RFM map's. Every one of
 # the 125 score triples falls in exactly one segment (a test checks it).
 DEFAULT_RULES: tuple[RfmRule, ...] = (

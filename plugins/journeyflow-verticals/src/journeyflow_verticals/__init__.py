@@ -1,11 +1,12 @@
-"""Vertical packs: a niche of one of seed 000's ten verticals, with journey
-templates, default KPIs and segment thresholds.
+"""Vertical packs: a niche of one of journeyflow's ten built-in verticals, with
+journey templates, default KPIs and segment thresholds.
 
-The built-in plugin `journeyflow.verticals` registers the ten seed ids
+The built-in plugin `journeyflow.verticals` registers the ten built-in ids
 (`food-beverage`, ...); two plugins registering one id is an error, so a pack
-has its own id, `<seed vertical>/<niche>` (`food-beverage/cafe`), and names
-its seed vertical in `parent`. Its templates keep `vertical: <seed id>`, so
-they validate with or without this plugin installed.
+has its own id, `<built-in vertical>/<niche>` (`food-beverage/cafe`), and
+names its built-in vertical in `parent`. Its templates keep
+`vertical: <built-in id>`, so they validate with or without this plugin
+installed.
 
 `segment_thresholds` holds settings per segmenter (`{"rfm": {...},
 "engagement": {...}}`), applied by `journeyflow segment NAME --vertical ID`.
@@ -33,7 +34,7 @@ class Pack:
     """One vertical pack; `templates` are file names in this package's `templates/`."""
 
     id: str
-    parent: str  # the seed vertical it specialises
+    parent: str  # the built-in vertical it specialises
     title: str
     description: str
     default_kpis: tuple[str, ...]
@@ -46,8 +47,8 @@ PACKS: tuple[Pack, ...] = (
         "fashion-beauty/bridal-salon",
         "fashion-beauty",
         "Fashion & Beauty — bridal salon",
-        "Seed 004's wedding salon: from the engagement to after the wedding. Brides buy "
-        "once, so RFM looks back two years and dormancy is a year.",
+        "A bridal salon's customer-path table: from the engagement to after the wedding. "
+        "Brides buy once, so RFM looks back two years and dormancy is a year.",
         (
             "average_ticket",
             "cost_per_lead",
@@ -67,7 +68,7 @@ PACKS: tuple[Pack, ...] = (
         "food-beverage/cafe",
         "food-beverage",
         "Food & Beverage — café or restaurant",
-        "Seed 003's CRM lifecycle on a café's clock: guests come back within days, so "
+        "The CRM playbook's lifecycle on a café's clock: guests come back within days, so "
         "win-back runs at 30 / 60 / 120 days and segments look at the last six months.",
         (
             "customers_per_day",
@@ -87,7 +88,7 @@ PACKS: tuple[Pack, ...] = (
         "business-services/marketing-agency",
         "business-services",
         "Business & Services — marketing agency",
-        "Seed 000's agency client flow: pact, onboarding audits, kick-off, segmentation, "
+        "The agency's client flow: pact, onboarding audits, kick-off, segmentation, "
         "situational check and monthly results per objective. A client's 'order' is a "
         "payment.",
         ("cost_per_lead", "cost_per_sale", "revenue_growth", "plan_actions_implemented", "nps"),

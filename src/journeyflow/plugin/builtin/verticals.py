@@ -1,4 +1,5 @@
-"""The ten business verticals of seed 000, with default KPI names.
+"""The ten built-in business verticals, those of the agency flow (a marketing
+agency's client flow), with default KPI names.
 
 Every vertical shares the KPIs of the agency flow's "raise revenue" objective
 (customers per day, average ticket); each adds the ones its business watches.
