@@ -93,7 +93,7 @@ def make_engine(
         clock,
         batch_size=batch_size,
         functions=registry.functions(),
-        listeners=[Observer(registry.manager, store)],
+        listeners=[Observer(registry.manager)],
     )
 
 

@@ -50,12 +50,12 @@ class Observer:
     engine's notifications into `journeyflow_after_transition` and
     `journeyflow_enrolment_ended` calls, isolated per plugin.
 
+    Every notification carries its enrolment, so the observer needs no store.
+
     :param pm: the plugin manager
-    :param store: ignored; every notification carries its enrolment, so no
-        lookup is needed (kept while callers still pass it)
     """
 
-    def __init__(self, pm: pluggy.PluginManager, store: object = None) -> None:
+    def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
 
     def __call__(self, note: Notification) -> None:
