@@ -577,8 +577,10 @@ CASES: list[Case] = [
     ),
     # static analysis
     Case("static", "list unknown names before evaluating", "", check=_static_refs),
-    # cel-go's strings/math extensions: not in the spec's standard library, but
-    # journeyflow's STANDARD_FUNCTIONS lets these names through validation
+    # cel-go's strings/math extensions: not in the spec's standard library, and
+    # journeyflow's STANDARD_FUNCTIONS (definition/cel.py) leaves them out, so a
+    # journey using them fails validation with "unknown function"; these cases
+    # show which interpreters have them anyway (informational)
     Case(
         "extension", "lowerAscii()", 'customer.email.lowerAscii() == "ada@example.com"', core=False
     ),
