@@ -90,7 +90,6 @@ class Engine:
         self.batch_size = batch_size
         self.functions = dict(functions or {})
         self.listeners = list(listeners)
-        self.max_emit_depth = max_emit_depth
         self.pause_gc = pause_gc
         self._machines: dict[tuple[str, int], JourneyMachine] = {}
         self.current: dict[str, JourneyMachine] = {}
@@ -102,6 +101,10 @@ class Engine:
             functions=self.functions or None,
             max_emit_depth=max_emit_depth,
         )
+
+    @property
+    def max_emit_depth(self) -> int:
+        return self.rules.max_emit_depth
 
     # --- journeys and versions ---------------------------------------------
 

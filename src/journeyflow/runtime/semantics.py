@@ -66,12 +66,13 @@ class Notification:
 
 @dataclass(frozen=True)
 class Rules:
-    """What a customer's run needs from the engine, and nothing more."""
+    """What a customer's run needs from the engine, and nothing more; the
+    engine builds it once, from what it was constructed with."""
 
     journeys: tuple[JourneyMachine, ...]  # the newest version of each journey, in id order
     machine: Callable[[str, int], JourneyMachine]  # any version, by (journey, version)
     functions: Mapping[str, Callable[..., Any]] | None  # plugins' CEL functions, if any
-    max_emit_depth: int  # emits an emitted event may cause, in a chain
+    max_emit_depth: int  # how many emitted events deep a chain may go
 
 
 @dataclass(frozen=True, slots=True)
