@@ -597,9 +597,6 @@ class _NoUnitOfWork:
         if not any(e is enrolment for e in listing):
             listing.append(enrolment)
 
-    def touch(self, record: Any) -> None:
-        pass
-
     def add_event(self, event: Any) -> None:
         self.events.append(event.message_id)
 

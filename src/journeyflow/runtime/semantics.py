@@ -114,7 +114,6 @@ class CustomerRun:
 
     def handle(self, event: Event) -> None:
         """Apply an outside event, then every event it causes to be emitted."""
-        self.uow.touch(self.customer)
         self._queue.append((event, 0))
         while self._queue:
             current, depth = self._queue.popleft()
@@ -127,7 +126,6 @@ class CustomerRun:
         """Record the customer's segments; each one entered is a `segment_entered` event."""
         entered = [s for s in segments if s not in self.customer.segments]
         self.customer.segments = segments
-        self.uow.touch(self.customer)
         for segment in entered:
             digest = hashlib.sha256(f"{self.customer.id}|{segment}|{at.isoformat()}".encode())
             self.handle(
@@ -252,13 +250,11 @@ class CustomerRun:
                 self._break_loop(due)
                 continue
             enrolment.timers = [t for t in enrolment.timers if t[0] != index]
-            self.uow.touch(enrolment)
             fired += 1
             machine = self._machine(enrolment)
             compiled = next(t for t in machine.timers_of[enrolment.state] if t.index == index)
             step = Step(machine, enrolment, due)
             if self._guard(compiled.guard, step):
-                self.uow.touch(self.customer)
                 self._apply(step, compiled)
             self._drain()
 
@@ -268,7 +264,6 @@ class CustomerRun:
         for enrolment in self.enrolments:
             if enrolment.active and any(due <= instant for _, due in enrolment.timers):
                 enrolment.timers = [t for t in enrolment.timers if t[1] > instant]
-                self.uow.touch(enrolment)
                 self._note_error(
                     Step(self._machine(enrolment), enrolment, instant),
                     f"more than {MAX_TIMERS_AT_ONCE} timers fired at one instant: "
@@ -318,7 +313,6 @@ class CustomerRun:
         enrolment, machine = step.enrolment, step.machine
         source = enrolment.state
         enrolment.seq += 1
-        self.uow.touch(enrolment)
         cause = transition.describe()
         if transition.is_internal:
             record = self._history(step, "transition", source, source, cause, "internal")
@@ -399,7 +393,6 @@ class CustomerRun:
         enrolment.ended_at = step.at
         enrolment.end_reason = reason
         enrolment.timers = []
-        self.uow.touch(enrolment)
         kind = {"completed": "complete", "converted": "exit", "exited": "exit"}[status]
         self._history(step, kind, enrolment.state, None, reason, status)
         if self.notes is not None:
@@ -418,7 +411,6 @@ class CustomerRun:
             due = self._due(step, timer)
             if due is not None:
                 enrolment.timers.append((timer.index, due))
-        self.uow.touch(enrolment)
         self._history(step, "migrate", source, state, f"migration:v{version}->v{target.version}")
 
     # --- actions -------------------------------------------------------------
@@ -437,7 +429,6 @@ class CustomerRun:
         values = self._values(step, action)
         if isinstance(spec, dsl.SetAction):
             self.customer.attributes.update(values)
-            self.uow.touch(self.customer)
         elif isinstance(spec, dsl.EmitAction):
             limit = self.rules.max_emit_depth
             if step.depth + 1 > limit:

@@ -67,7 +67,7 @@ class HistoryRecord:
     customer_id: str
     journey: str
     seq: int
-    kind: str  # enter | transition | exit | complete | error | migrate | note
+    kind: str  # enter | transition | exit | complete | error | migrate
     from_state: str | None
     to_state: str | None
     cause: str  # "event:order_completed", "timer:after 120d", "split", ...

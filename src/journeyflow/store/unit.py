@@ -71,9 +71,6 @@ class LoadedRecords:
         if not any(e is enrolment for e in listing):
             listing.append(enrolment)
 
-    def touch(self, record: CustomerRecord | EnrolmentRecord) -> None:
-        pass  # neither store needs telling: see `UnitOfWork.touch`
-
     def add_event(self, event: Event) -> None:
         self._events.append(event)
 

@@ -1,5 +1,5 @@
-"""The bundled journeys behave as their seeds say, driven through the Python
-API with real journey files (the journeys' own `tests:` check more, under
+"""The bundled journeys behave as their business documents describe, driven through the
+Python API with real journey files (the journeys' own `tests:` check more, under
 `journeyflow test`)."""
 
 from __future__ import annotations
