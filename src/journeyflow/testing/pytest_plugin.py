@@ -20,7 +20,7 @@ test (`journeyflow test --with-all`). For example, in `pyproject.toml`::
     journeyflow_journeys = ["journeys"]
 
 Fixture for plugin authors: `journeyflow_engine`, an Engine factory on an
-in-memory store and a virtual clock.
+in-memory store (or a store it is given) and a virtual clock.
 
 Importing this module costs nothing beyond pytest itself: journeyflow's
 engine is imported only when a journey file is collected or a fixture used.
@@ -32,13 +32,14 @@ import dataclasses
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
 if TYPE_CHECKING:
     from journeyflow.definition.loader import LoadedJourney
     from journeyflow.runtime.engine import Engine
+    from journeyflow.store.base import Store
     from journeyflow.testing.journeytest import CaseResult, JourneyCase
 
 _ROOTS = pytest.StashKey[tuple[list[Path], set[Path]]]()
@@ -162,15 +163,30 @@ class JourneyItem(pytest.Item):
 # --- fixtures for plugin authors ---------------------------------------------------
 
 
+class EngineFactory(Protocol):
+    """What the `journeyflow_engine` fixture returns (for type annotations)."""
+
+    def __call__(
+        self,
+        *journeys: str | Path | LoadedJourney,
+        start: datetime | str = ...,
+        store: Store | str | None = None,
+        **engine_options: Any,
+    ) -> Engine: ...
+
+
 @pytest.fixture
-def journeyflow_engine() -> Callable[..., Engine]:
+def journeyflow_engine() -> EngineFactory:
     """A factory of engines on a fresh in-memory store and a virtual clock.
 
-    ``journeyflow_engine(*journeys, start=..., **engine_options)``: each journey
-    is a path (file or folder), YAML text, or a ``LoadedJourney``; ``start``
-    (a datetime or ISO-8601 string) is where the clock starts, by default
-    2026-01-01T00:00:00Z; other keywords go to ``Engine`` (``functions``,
-    ``listeners``...). Move time with ``engine.advance_to(...)``::
+    ``journeyflow_engine(*journeys, start=..., store=None, **engine_options)``:
+    each journey is a path (file or folder), YAML text, or a ``LoadedJourney``;
+    ``start`` (a datetime or ISO-8601 string) is where the clock starts, by
+    default 2026-01-01T00:00:00Z; ``store`` is the store to run on, a ``Store``
+    or a database URL (``sqlite:///...``, ``postgresql+psycopg://...``,
+    ``memory://``), by default a fresh in-memory store for each engine; other
+    keywords go to ``Engine`` (``functions``, ``listeners``...). Move time with
+    ``engine.advance_to(...)``::
 
         def test_my_channel(journeyflow_engine):
             engine = journeyflow_engine("journeys/crm-welcome.yaml")
@@ -180,12 +196,13 @@ def journeyflow_engine() -> Callable[..., Engine]:
     from journeyflow.clock import VirtualClock, as_utc
     from journeyflow.definition.loader import LoadedJourney, load_paths, load_text
     from journeyflow.runtime.engine import Engine
-    from journeyflow.store import MemoryStore
+    from journeyflow.store import MemoryStore, open_store
     from journeyflow.testing.journeytest import DEFAULT_START
 
     def make(
         *journeys: str | Path | LoadedJourney,
         start: datetime | str = DEFAULT_START,
+        store: Store | str | None = None,
         **engine_options: Any,
     ) -> Engine:
         loaded: list[LoadedJourney] = []
@@ -201,6 +218,10 @@ def journeyflow_engine() -> Callable[..., Engine]:
             if isinstance(start, str)
             else start
         )
-        return Engine(loaded, MemoryStore(), VirtualClock(as_utc(moment)), **engine_options)
+        if store is None:
+            store = MemoryStore()
+        elif isinstance(store, str):
+            store = open_store(store)
+        return Engine(loaded, store, VirtualClock(as_utc(moment)), **engine_options)
 
     return make
