@@ -17,29 +17,13 @@ from journeyflow.cli import main
 from journeyflow.commands import validate as validate_module
 from journeyflow.definition.checks import BUILTIN_VERTICALS, FIRST_PARTY_CHANNELS, KnownNames
 from journeyflow.exceptions import PluginError
+from tests.journeys import MINIMAL
 
 BROKEN = Path(__file__).parents[1] / "broken"
 BROKEN_FILES = sorted(BROKEN.glob("*.yaml"))
 EXPECT = re.compile(rb"^# expect: (JF\d{3}) line (\d+)$")
 
-GOOD = """\
-journey: good
-version: 1
-entry:
-  on: [signed_up]
-initial: welcome
-states:
-  welcome:
-    on_enter:
-      - send: email
-        template: welcome
-    transitions:
-      - after: 2d
-        to: done
-  done:
-    final: true
-"""
-WAITING = GOOD.replace("      - after: 2d\n", "      - on: contract_signed\n")
+WAITING = MINIMAL.replace("      - after: 2d\n", "      - on: contract_signed\n")
 
 
 # What the installed plugins register is fixed here: tests never depend on
@@ -104,13 +88,13 @@ def test_real_subprocess_on_the_whole_folder() -> None:
 
 
 def test_a_good_journey_passes(tmp_path: Path) -> None:
-    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "good.yaml").write_text(MINIMAL)
     assert validate(str(tmp_path / "good.yaml")) == (0, "1 file, 0 errors, 0 warnings\n")
 
 
 def test_the_source_line_and_a_caret_point_at_the_column(tmp_path: Path) -> None:
     path = tmp_path / "j.yaml"
-    path.write_text(GOOD.replace("to: done", "to: dnoe"))
+    path.write_text(MINIMAL.replace("to: done", "to: dnoe"))
     exit_code, output = validate(str(path))
     assert exit_code == 1
     lines = output.splitlines()
@@ -131,8 +115,8 @@ def test_warnings_pass_unless_strict(tmp_path: Path) -> None:
 
 
 def test_folders_skip_journey_tests_and_json_lists_problems(tmp_path: Path) -> None:
-    (tmp_path / "good.yaml").write_text(GOOD)
-    (tmp_path / "waiting.yml").write_text(WAITING.replace("journey: good", "journey: waiting"))
+    (tmp_path / "good.yaml").write_text(MINIMAL)
+    (tmp_path / "waiting.yml").write_text(WAITING.replace("journey: minimal", "journey: waiting"))
     (tmp_path / "good.test.yaml").write_text("not: a journey\n")
     exit_code, output = validate("--format", "json", str(tmp_path))
     assert exit_code == 0
@@ -151,7 +135,7 @@ def test_folders_skip_journey_tests_and_json_lists_problems(tmp_path: Path) -> N
 
 def test_many_problems_stay_on_one_screen(tmp_path: Path) -> None:
     path = tmp_path / "many.yaml"
-    path.write_text(GOOD + "".join(f"  s{i}: {{final: true}}\n" for i in range(30)))
+    path.write_text(MINIMAL + "".join(f"  s{i}: {{final: true}}\n" for i in range(30)))
     exit_code, output = validate(str(path))
     assert exit_code == 1
     assert "... and 20 more problems" in output
@@ -170,7 +154,7 @@ def test_names_the_installed_plugins_lack_are_warnings_naming_what_exists(
 ) -> None:
     path = tmp_path / "j.yaml"
     path.write_text(
-        GOOD.replace("initial:", "kpis: [nps]\ninitial:").replace(
+        MINIMAL.replace("initial:", "kpis: [nps]\ninitial:").replace(
             "after: 2d", "on: scored\n        when: 'score(customer) > 1'"
         )
         + "  later:\n    final: true\n"
@@ -198,7 +182,7 @@ def test_a_broken_plugin_set_falls_back_to_first_party_names(
 
     monkeypatch.setattr("journeyflow.plugin.manager.build_manager", broken)
     path = tmp_path / "good.yaml"
-    path.write_text(GOOD)
+    path.write_text(MINIMAL)
     exit_code, output = validate(str(path))
     assert exit_code == 0
     assert "note: plugins not loaded (plugin 'x' cannot be imported)" in output

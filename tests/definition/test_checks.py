@@ -18,14 +18,7 @@ from journeyflow.definition.checks import (
 )
 from journeyflow.definition.loader import load_text, validate_text
 from journeyflow.exceptions import Problem
-
-HEAD = """\
-journey: checked
-version: 1
-entry:
-  on: [signed_up]
-initial: welcome
-"""
+from tests.journeys import HEAD
 
 KNOWN = KnownNames(
     channels=frozenset({"email", "task"}),

@@ -19,24 +19,7 @@ from journeyflow.definition.loader import (
     validate_text,
 )
 from journeyflow.exceptions import JourneyDefinitionError
-
-MINIMAL = """\
-journey: minimal
-version: 1
-entry:
-  on: [signed_up]
-initial: welcome
-states:
-  welcome:
-    on_enter:
-      - send: email
-        template: welcome
-    transitions:
-      - after: 2d
-        to: done
-  done:
-    final: true
-"""
+from tests.journeys import MINIMAL
 
 ROOT = Path(__file__).resolve().parents[2]
 

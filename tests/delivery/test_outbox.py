@@ -29,6 +29,7 @@ from journeyflow.store import MemoryStore
 from journeyflow.testing.conformance import make_effect, run_channel_conformance
 from journeyflow.types import Channel, Delivery, Effect
 from tests.helpers import at, engine_for, track
+from tests.journeys import TASKS, WELCOME
 
 NOW = at("2026-03-01T12:00:00Z")
 
@@ -342,25 +343,6 @@ def test_console_line() -> None:
 # --- the task channel and `journeyflow tasks` ----------------------------------------------
 
 
-TASKS = """
-journey: salon
-version: 1
-entry: {on: [appointment_booked]}
-initial: booked
-states:
-  booked:
-    owner: front-desk
-    on_enter:
-      - task: {title: Prepare dresses, due: 1d}
-      - task: {owner: tailor, title: Book the fitting room}
-      - send: console
-        template: confirmation
-        data: {at: '=event.properties.at'}
-    transitions: [{on: visited, to: done}]
-  done: {final: true}
-"""
-
-
 class TaskHarness:
     modes: frozenset[str] = frozenset()
 
@@ -471,20 +453,6 @@ def test_deliver_and_tasks_commands(tmp_path: Path, builtins_only: None) -> None
     assert result.exit_code == 1
     assert "Error: no task has a key starting with 'nope'" in result.output
     assert "Traceback" not in result.output
-
-
-WELCOME = """\
-journey: welcome
-version: 1
-entry: {on: [signed_up]}
-initial: greeted
-states:
-  greeted:
-    on_enter:
-      - send: pigeon
-        template: hello
-    final: true
-"""
 
 
 def test_two_deliverers_on_one_database_hand_each_effect_over_once(shared_url: str) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from journeyflow.reports.funnel import format_funnel, funnel
-from tests.reports.journey import run_trial
+from journeyflow.runtime.engine import Engine
 
 
-def test_funnel_of_a_run() -> None:
-    engine = run_trial()
+def test_funnel_of_a_run(trial_run: Engine) -> None:
+    engine = trial_run
     result = funnel(engine, "trial")
     assert result.as_dict() == {
         "journey": "trial",
@@ -38,7 +38,7 @@ def test_funnel_of_a_run() -> None:
     )
 
 
-def test_funnel_of_a_journey_nobody_entered() -> None:
-    result = funnel(run_trial(), "other")
+def test_funnel_of_a_journey_nobody_entered(trial_run: Engine) -> None:
+    result = funnel(trial_run, "other")
     assert (result.entries, result.customers, sum(result.sends_per_day.values())) == (0, 0, 0)
     assert format_funnel(result, ["a", "b"]) == "other: 0 entries (0 customers), 0 goals, 0 exits"

@@ -10,10 +10,10 @@ import pytest
 
 from journeyflow.exceptions import JourneyflowError
 from journeyflow.reports.kpis import format_kpi_report, kpi_report, stage_history
+from journeyflow.runtime.engine import Engine
 from journeyflow.store import MemoryStore
 from journeyflow.types import KpiCollector, StageHistory
 from tests.helpers import at
-from tests.reports.journey import run_trial
 
 START, END = at("2026-01-01T00:00:00Z"), at("2026-01-15T00:00:00Z")
 
@@ -52,8 +52,8 @@ KPIS = {
 }
 
 
-def test_stage_history_of_a_run() -> None:
-    history, named = stage_history(run_trial().store, "trial")
+def test_stage_history_of_a_run(trial_run: Engine) -> None:
+    history, named = stage_history(trial_run.store, "trial")
     assert named == ["signups", "no_such_kpi", "days_in_stage"]
     assert history.journey == "trial"
     assert history.stages == ("lead", "customer")
@@ -77,8 +77,8 @@ def test_stage_history_of_an_unknown_journey() -> None:
         stage_history(MemoryStore(), "nope")
 
 
-def test_every_kpi_without_a_journey() -> None:
-    report = kpi_report(run_trial().store, KPIS, START, END)
+def test_every_kpi_without_a_journey(trial_run: Engine) -> None:
+    report = kpi_report(trial_run.store, KPIS, START, END)
     assert report == {
         "since": "2026-01-01T00:00:00+00:00",
         "until": "2026-01-15T00:00:00+00:00",
@@ -97,8 +97,8 @@ def test_every_kpi_without_a_journey() -> None:
     )
 
 
-def test_the_kpis_a_journey_names_and_its_funnel() -> None:
-    report = kpi_report(run_trial().store, KPIS, START, END, "trial")
+def test_the_kpis_a_journey_names_and_its_funnel(trial_run: Engine) -> None:
+    report = kpi_report(trial_run.store, KPIS, START, END, "trial")
     assert list(report["kpis"]) == ["signups"]
     assert report["not_registered"] == ["no_such_kpi"]
     assert report["journey"] == {

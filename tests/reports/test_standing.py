@@ -8,12 +8,13 @@ from journeyflow.reports.standing import (
     format_customer,
     format_report,
 )
+from journeyflow.runtime.engine import Engine
 from tests.helpers import engine_for, track
-from tests.reports.journey import TRIAL, run_trial
+from tests.journeys import TRIAL
 
 
-def test_counts_per_journey() -> None:
-    (report,) = build_report(run_trial())
+def test_counts_per_journey(trial_run: Engine) -> None:
+    (report,) = build_report(trial_run)
     assert report.as_dict() == {
         "journey": "trial",
         "title": "A trial",
@@ -33,8 +34,8 @@ def test_a_loaded_journey_nobody_entered_is_listed() -> None:
     assert format_report(build_report(engine)) == "\ntrial — A trial\n  enrolments: 0 (none)"
 
 
-def test_text_form() -> None:
-    assert format_report(build_report(run_trial())) == (
+def test_text_form(trial_run: Engine) -> None:
+    assert format_report(build_report(trial_run)) == (
         "\ntrial — A trial\n"
         "  enrolments: 6 (active 1, completed 3, converted 1, exited 1)\n"
         "  active by state: welcome 1\n"
@@ -58,8 +59,8 @@ def test_holdout_is_counted_and_its_sends_held_back() -> None:
     assert customer_standing(engine, "a")["sent"] == []
 
 
-def test_one_customer() -> None:
-    engine = run_trial()
+def test_one_customer(trial_run: Engine) -> None:
+    engine = trial_run
     assert customer_standing(engine, "b") == {
         "customer": "b",
         "enrolments": [

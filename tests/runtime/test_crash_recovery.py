@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from journeyflow.simulation.population import retail_customer
-from tests.runtime.test_engine_semantics import KEYED, REACTIVATION, SPLIT
+from tests.journeys import KEYED, REACTIVATION, SPLIT
 
 BATCH = 100
 JOURNEYFLOW = [sys.executable, "-m", "journeyflow.cli"]

@@ -13,28 +13,7 @@ from journeyflow.runtime.engine import Engine
 from journeyflow.runtime.semantics import Notification
 from journeyflow.store import MemoryStore
 from tests.helpers import at, engine_for, identify, sent, state_of, track
-
-REACTIVATION = """
-journey: react
-version: 1
-entry: {on: [order_completed], reentry: after_exit}
-initial: active
-states:
-  active:
-    on_enter: [{send: email, template: thanks}]
-    transitions:
-      - {on: order_completed, to: active}
-      - {after: 120d, to: inactivating}
-  inactivating:
-    on_enter: [{send: email, template: offer-120}]
-    transitions:
-      - {on: order_completed, to: active}
-      - {after: 60d, to: gone}
-  gone: {final: true}
-exit:
-  - {on: unsubscribed}
-  - {on: order_completed, when: 'event.properties.total >= 100', goal: true}
-"""
+from tests.journeys import GUARDED, KEYED, REACTIVATION, SPLIT
 
 
 def test_timer_fires_at_its_due_time_and_an_event_resets_it() -> None:
@@ -138,24 +117,6 @@ states:
     assert second.active and second.ordinal == 2
 
 
-KEYED = """
-journey: post-sale
-version: 1
-entry: {on: [order_completed], key: 'event.properties.order_id'}
-initial: video
-states:
-  video:
-    on_enter: [{send: email, template: video}]
-    transitions: [{after: 2d, to: nps}]
-  nps:
-    on_enter: [{send: email, template: nps}]
-    transitions:
-      - {on: review_written, to: done}
-      - {after: 7d, to: done}
-  done: {final: true}
-"""
-
-
 def test_keyed_enrolments_run_once_per_order() -> None:
     engine = engine_for(KEYED)
     engine.ingest(
@@ -177,26 +138,6 @@ def test_keyed_enrolments_run_once_per_order() -> None:
         "o2": "completed",
     }
     assert sent(engine, "c").count("email/video") == 2
-
-
-SPLIT = """
-journey: ab
-version: 1
-entry: {on: [go]}
-initial: pick
-holdout: 20
-states:
-  pick:
-    transitions:
-      - split: [{to: a, weight: 50}, {to: b, weight: 50}]
-  a:
-    on_enter: [{send: email, template: offer-a}]
-    transitions: [{after: 1d, to: end}]
-  b:
-    on_enter: [{send: email, template: offer-b}]
-    transitions: [{after: 1d, to: end}]
-  end: {final: true}
-"""
 
 
 def test_split_is_fixed_per_customer_and_holdout_gets_nothing() -> None:
@@ -448,24 +389,6 @@ states:
     for customer in ("c", "d"):
         errors = [h for h in engine.history(customer) if h.kind == "error"]
         assert len(errors) == 1 and "split cycle" in (errors[0].detail or "")
-
-
-GUARDED = """
-journey: nps
-version: 1
-entry: {on: [nps_asked]}
-initial: asked
-states:
-  asked:
-    transitions:
-      - {on: nps_answered, when: 'event.properties.score >= 9', to: promoter}
-      - {on: nps_answered, to: detractor}
-      - {on: nudge, internal: true, actions: [{send: email, template: nudge}]}
-  promoter:
-    transitions: [{after: 1d, to: thanked}]
-  detractor: {final: true}
-  thanked: {final: true}
-"""
 
 
 def test_listeners_hear_each_transition_taken_with_its_index_after_commit() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from journeyflow.runtime.semantics import Notification
 from tests.helpers import engine_for, track
-from tests.store.test_store_concurrency import REPEAT
+from tests.journeys import REPEAT
 
 
 @pytest.fixture

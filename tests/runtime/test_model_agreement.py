@@ -25,6 +25,7 @@ from journeyflow.definition.loader import load_text
 from journeyflow.runtime.engine import Engine
 from journeyflow.store import MemoryStore
 from journeyflow.store.sql import SqlStore
+from tests.journeys import KEYED_SHARED_EVENT
 from tests.runtime.model.reference import AdvanceTo, Identify, Model, Segments, Step, Track
 from tests.runtime.model.strategies import START, Scenario, scenarios
 
@@ -443,26 +444,6 @@ states:
     )
 
 
-KEYED = """
-journey: k
-version: 1
-entry: {on: [buy], key: 'event.properties.n'}
-initial: w
-states:
-  w:
-    transitions:
-      - on: visit
-        to: done
-        actions: [{set: {last: w}}]
-      - on: go
-        to: v
-  v:
-    transitions:
-      - on: visit
-        to: done
-        actions: [{set: {last: v}}]
-  done: {final: true}
-"""
 # two orders enrolled at the same instant (2 first), order 2 moves on, then an event
 # without a key reaches both: the older enrolment (order 2) moves first, so `last` is w
 KEYED_TIMELINE: list[Step] = [
@@ -474,13 +455,13 @@ KEYED_TIMELINE: list[Step] = [
 
 
 def test_keyed_enrolments_move_oldest_first_in_memory() -> None:
-    agree([KEYED], KEYED_TIMELINE)
+    agree([KEYED_SHARED_EVENT], KEYED_TIMELINE)
 
 
 def test_keyed_enrolments_move_oldest_first_in_sqlite() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = SqlStore(f"sqlite:///{tmp}/x.db")
         try:
-            agree([KEYED], KEYED_TIMELINE, store, batch_size=1)
+            agree([KEYED_SHARED_EVENT], KEYED_TIMELINE, store, batch_size=1)
         finally:
             store.close()

@@ -25,33 +25,13 @@ from journeyflow.runtime.engine import Engine
 from journeyflow.runtime.segments import SegmentSchedule, recompute
 from journeyflow.store import MemoryStore
 from journeyflow.types import CustomerFacts, Segmenter
+from tests.journeys import VIP
 
 journeyflow_rfm = pytest.importorskip("journeyflow_rfm")  # ./dev installs plugins/*
 journeyflow_engagement = pytest.importorskip("journeyflow_engagement")
 
 AT = datetime(2026, 7, 1, tzinfo=timezone.utc)
 REPO = Path(__file__).resolve().parents[2]
-
-VIP = """\
-journey: vip-lounge
-version: 1
-title: Champions' lounge
-entry: {segment: 'rfm:champions'}
-initial: invited
-states:
-  invited:
-    on_enter:
-      - set: {champion_seen: '="rfm:champions" in customer.segments'}
-      - task: {owner: crm, title: Welcome the champion}
-    transitions:
-      - on: lounge_joined
-        when: '"rfm:champions" in customer.segments'
-        to: member
-      - after: 30d
-        to: lapsed
-  member: {final: true}
-  lapsed: {final: true}
-"""
 
 
 def _orders() -> list[dict[str, Any]]:

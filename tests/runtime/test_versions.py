@@ -9,48 +9,7 @@ from click.testing import CliRunner
 
 from journeyflow.cli import main
 from journeyflow.store.sql import SqlStore
-
-V1 = """
-journey: lapse
-version: 1
-entry: {on: [order_completed]}
-initial: active
-states:
-  active:
-    transitions:
-      - {on: order_completed, to: active}
-      - {on: browse, to: browsing}
-      - {after: 30d, to: lapsing}
-  browsing:
-    transitions: [{after: 1d, to: active}]
-  lapsing:
-    on_enter: [{send: email, template: come-back}]
-    transitions:
-      - {on: order_completed, to: active}
-      - {after: 60d, to: gone}
-  gone: {final: true}
-"""
-
-V2 = """
-journey: lapse
-version: 2
-entry: {on: [order_completed]}
-initial: active
-states:
-  active:
-    transitions:
-      - {on: order_completed, to: active}
-      - {after: 20d, to: inactivating}
-  inactivating:
-    on_enter: [{send: email, template: offer}]
-    transitions:
-      - {on: order_completed, to: active}
-      - {after: 40d, to: gone}
-  gone: {final: true}
-migrations:
-  - from_version: 1
-    states: {lapsing: inactivating}
-"""
+from tests.journeys import LAPSE, LAPSE_V2
 
 
 def _events(path: Path) -> Path:
@@ -100,7 +59,7 @@ def _events(path: Path) -> Path:
 def test_dry_run_reports_what_the_migration_then_does(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'live.db'}"
     (tmp_path / "v1").mkdir()
-    (tmp_path / "v1" / "lapse.yaml").write_text(V1)
+    (tmp_path / "v1" / "lapse.yaml").write_text(LAPSE)
     runner = CliRunner()
     result = runner.invoke(
         main,
@@ -121,7 +80,7 @@ def test_dry_run_reports_what_the_migration_then_does(tmp_path: Path) -> None:
     from journeyflow.runtime.engine import Engine
     from tests.helpers import at
 
-    Engine([load_text(V1)], store, VirtualClock(at("2026-02-15T00:00:00Z"))).advance_to(
+    Engine([load_text(LAPSE)], store, VirtualClock(at("2026-02-15T00:00:00Z"))).advance_to(
         at("2026-02-15T00:00:00Z")
     )
     before = {e.customer_id: (e.version, e.state) for e in store.get_enrolments()}
@@ -135,7 +94,7 @@ def test_dry_run_reports_what_the_migration_then_does(tmp_path: Path) -> None:
     }
 
     (tmp_path / "v2").mkdir()
-    (tmp_path / "v2" / "lapse.yaml").write_text(V2)
+    (tmp_path / "v2" / "lapse.yaml").write_text(LAPSE_V2)
     dry = runner.invoke(
         main,
         ["migrate", "lapse", "--journeys", str(tmp_path / "v2"), "--database", db, "--dry-run"],
@@ -176,14 +135,14 @@ def test_unmapped_states_are_stranded_and_stay_on_their_version(tmp_path: Path) 
     from tests.helpers import at, track
 
     store = SqlStore(f"sqlite:///{tmp_path / 's.db'}")
-    v1 = Engine([load_text(V1)], store, VirtualClock(at("2026-01-01T00:00:00Z")))
+    v1 = Engine([load_text(LAPSE)], store, VirtualClock(at("2026-01-01T00:00:00Z")))
     v1.ingest(
         [
             track("c", "order_completed", "2026-01-01T00:00:00Z"),
             track("c", "browse", "2026-01-01T01:00:00Z"),
         ]
     )
-    v2 = Engine([load_text(V2)], store, v1.clock)
+    v2 = Engine([load_text(LAPSE_V2)], store, v1.clock)
     report = migrate(v2, "lapse", dry_run=False)
     assert report.stranded == {(1, "browsing"): 1} and report.moved == 0
     v2.advance_to(at("2026-01-03T00:00:00Z"))  # still runs on v1: browsing -> active
@@ -195,11 +154,11 @@ def test_loading_a_changed_file_without_a_bump_is_refused_by_the_cli(tmp_path: P
     db = f"sqlite:///{tmp_path / 'live.db'}"
     folder = tmp_path / "j"
     folder.mkdir()
-    (folder / "lapse.yaml").write_text(V1)
+    (folder / "lapse.yaml").write_text(LAPSE)
     events = _events(tmp_path / "e.jsonl")
     runner = CliRunner()
     assert runner.invoke(main, ["ingest", str(events), "-j", str(folder), "-d", db]).exit_code == 0
-    (folder / "lapse.yaml").write_text(V1.replace("30d", "45d"))
+    (folder / "lapse.yaml").write_text(LAPSE.replace("30d", "45d"))
     result = runner.invoke(main, ["ingest", str(events), "-j", str(folder), "-d", db])
     assert result.exit_code == 1
     assert "without a version bump" in result.output and "Traceback" not in result.output

@@ -12,7 +12,7 @@ from journeyflow.runtime.segments import SegmentSchedule
 from journeyflow.simulation.backtest import backtest
 from journeyflow.simulation.replay import DEFAULT_START, _chunks, clock_start, event_times, play
 from tests.helpers import at, engine_for, track
-from tests.reports.journey import TRIAL
+from tests.journeys import TRIAL
 
 
 def test_the_clock_starts_at_the_earliest_readable_event() -> None:

@@ -22,23 +22,7 @@ from sqlalchemy import create_engine, text
 from journeyflow.runtime.engine import Engine
 from journeyflow.store.sql import SqlStore
 from tests.helpers import at, engine_for, identify, track
-
-# Every order is a self-transition that sends: n orders give history seqs
-# 0..n-1, n outbox rows and an enrolment at seq n-1.
-REPEAT = """\
-journey: repeat
-version: 1
-entry: {on: [order_completed]}
-initial: active
-states:
-  active:
-    on_enter:
-      - send: email
-        template: thanks
-    transitions:
-      - on: order_completed
-        to: active
-"""
+from tests.journeys import LAPSE, REPEAT
 
 
 def _counts(url: str) -> tuple[dict[str, int], dict[str, int], int]:
@@ -157,24 +141,6 @@ def test_cache_can_be_turned_off(tmp_path: Path) -> None:
     engine.ingest([track("ann", "order_completed", "2026-01-03T00:00:00Z")])
     assert len(store.cache) == 0
     assert [e.seq for e in engine.enrolments("ann")] == [1]
-
-
-LAPSE = """\
-journey: lapse
-version: 1
-entry: {on: [order_completed]}
-initial: active
-states:
-  active:
-    transitions:
-      - after: 30d
-        to: lapsed
-  lapsed:
-    on_enter:
-      - send: email
-        template: miss_you
-    final: true
-"""
 
 
 def test_two_workers_firing_the_same_timers_fire_each_once(shared_url: str) -> None:

@@ -16,7 +16,7 @@ from journeyflow.store import MemoryStore, open_store
 from journeyflow.store.sql import SqlStore
 from journeyflow.store.tables import metadata
 from tests.helpers import at, engine_for, identify, track
-from tests.runtime.test_engine_semantics import KEYED, REACTIVATION, SPLIT
+from tests.journeys import KEYED, REACTIVATION, SPLIT
 
 
 def test_migrations_create_exactly_the_declared_tables(tmp_path: Path) -> None:
