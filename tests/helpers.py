@@ -7,11 +7,7 @@ import itertools
 from datetime import datetime, timezone
 from typing import Any
 
-from journeyflow.clock import VirtualClock
-from journeyflow.definition.loader import load_text
 from journeyflow.runtime.engine import Engine
-from journeyflow.store import MemoryStore
-from journeyflow.store.base import Store
 
 _ids = itertools.count()
 
@@ -39,13 +35,6 @@ def identify(user: str, when: str, **traits: Any) -> dict[str, Any]:
         "timestamp": when,
         "messageId": f"m{next(_ids)}",
     }
-
-
-def engine_for(
-    *yaml_texts: str, start: str = "2026-01-01T00:00:00Z", store: Store | None = None
-) -> Engine:
-    journeys = [load_text(text, f"<journey {i}>") for i, text in enumerate(yaml_texts)]
-    return Engine(journeys, store or MemoryStore(), VirtualClock(at(start)))
 
 
 def sent(engine: Engine, customer: str) -> list[str]:

@@ -27,8 +27,9 @@ from journeyflow.plugin.markers import hookimpl
 from journeyflow.plugin.registry import Registry
 from journeyflow.store import MemoryStore
 from journeyflow.testing.conformance import make_effect, run_channel_conformance
+from journeyflow.testing.pytest_plugin import EngineFactory
 from journeyflow.types import Channel, Delivery, Effect
-from tests.helpers import at, engine_for, track
+from tests.helpers import at, track
 from tests.journeys import TASKS, WELCOME
 
 NOW = at("2026-03-01T12:00:00Z")
@@ -234,8 +235,8 @@ def test_suppressed_effects_are_never_delivered() -> None:
     assert channel.seen == []
 
 
-def test_channels_see_the_customer_attributes() -> None:
-    engine = engine_for("""
+def test_channels_see_the_customer_attributes(journeyflow_engine: EngineFactory) -> None:
+    engine = journeyflow_engine("""
 journey: hello
 version: 1
 entry: {on: [signed_up]}
@@ -374,8 +375,8 @@ def test_task_channel_conforms() -> None:
     assert run_channel_conformance(TaskHarness()) == {}
 
 
-def test_tasks_are_assigned_listed_and_done() -> None:
-    engine = engine_for(TASKS)
+def test_tasks_are_assigned_listed_and_done(journeyflow_engine: EngineFactory) -> None:
+    engine = journeyflow_engine(TASKS)
     engine.ingest([track("c1", "appointment_booked", "2026-01-01T09:00:00Z", at="15:00")])
     store = engine.store
     assert [t.data["owner"] for t in list_tasks(store)] == ["front-desk", "tailor"]
@@ -455,11 +456,13 @@ def test_deliver_and_tasks_commands(tmp_path: Path, builtins_only: None) -> None
     assert "Traceback" not in result.output
 
 
-def test_two_deliverers_on_one_database_hand_each_effect_over_once(shared_url: str) -> None:
+def test_two_deliverers_on_one_database_hand_each_effect_over_once(
+    shared_url: str, journeyflow_engine: EngineFactory
+) -> None:
     from journeyflow.store.sql import SqlStore
 
     customers = [f"c{i}" for i in range(150)]
-    engine = engine_for(WELCOME, store=SqlStore(shared_url))
+    engine = journeyflow_engine(WELCOME, store=shared_url)
     engine.ingest([track(c, "signed_up", "2026-02-01T00:00:00Z") for c in customers])
     engine.store.close()
     handed: list[str] = []

@@ -29,6 +29,7 @@ from journeyflow.plugin.registry import Registry
 from journeyflow.runtime.engine import Engine
 from journeyflow.store import MemoryStore
 from journeyflow.testing.conformance import make_effect
+from journeyflow.testing.pytest_plugin import EngineFactory
 from journeyflow.types import (
     CelFunction,
     Channel,
@@ -164,7 +165,7 @@ def test_hook_journeyflow_verticals() -> None:
         load_text(journey("vertical: pets"), known=registry.known_names())
 
 
-def test_hook_journeyflow_cel_functions() -> None:
+def test_hook_journeyflow_cel_functions(journeyflow_engine: EngineFactory) -> None:
     class Weekend:
         @hookimpl
         def journeyflow_cel_functions(self) -> Iterable[CelFunction]:
@@ -173,12 +174,7 @@ def test_hook_journeyflow_cel_functions() -> None:
     registry = Registry.from_manager(manager(Weekend()))
     text = journey(when="is_weekend(now)")
     loaded = load_text(text, known=registry.known_names())
-    engine = Engine(
-        [loaded],
-        MemoryStore(),
-        VirtualClock(at("2026-01-01T00:00:00Z")),
-        functions=registry.functions(),
-    )
+    engine = journeyflow_engine(loaded, functions=registry.functions())
     engine.ingest(
         [
             track("sat", "signed_up", "2026-01-03T10:00:00Z"),  # a Saturday
@@ -228,19 +224,13 @@ class Listener:
         self.ended.append(ended)
 
 
-def engine_with(pm: pluggy.PluginManager) -> Engine:
-    store = MemoryStore()
-    return Engine(
-        [load_text(journey())],
-        store,
-        VirtualClock(at("2026-01-01T00:00:00Z")),
-        listeners=[Observer(pm)],
-    )
+def engine_with(make: EngineFactory, pm: pluggy.PluginManager) -> Engine:
+    return make(journey(), listeners=[Observer(pm)])
 
 
-def test_hook_journeyflow_after_transition() -> None:
+def test_hook_journeyflow_after_transition(journeyflow_engine: EngineFactory) -> None:
     listener = Listener()
-    engine = engine_with(manager(listener))
+    engine = engine_with(journeyflow_engine, manager(listener))
     engine.ingest([track("c1", "signed_up", "2026-01-01T10:00:00Z")])
     [entered] = listener.transitions
     assert (entered.customer_id, entered.journey, entered.version) == ("c1", "hooks", 1)
@@ -252,9 +242,9 @@ def test_hook_journeyflow_after_transition() -> None:
     assert moved.at == at("2026-01-31T10:00:00Z")
 
 
-def test_hook_journeyflow_enrolment_ended() -> None:
+def test_hook_journeyflow_enrolment_ended(journeyflow_engine: EngineFactory) -> None:
     listener = Listener()
-    engine = engine_with(manager(listener))
+    engine = engine_with(journeyflow_engine, manager(listener))
     engine.ingest(
         [
             track("c1", "signed_up", "2026-01-01T10:00:00Z"),

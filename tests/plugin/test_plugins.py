@@ -21,17 +21,15 @@ import pytest
 import structlog
 from click.testing import CliRunner
 
-from journeyflow.clock import VirtualClock
 from journeyflow.definition.loader import load_text
 from journeyflow.exceptions import PluginError
 from journeyflow.plugin.manager import blocked_names, build_manager, describe_plugins
 from journeyflow.plugin.markers import DISABLE_ENV, hookimpl
 from journeyflow.plugin.observer import Observer, call_each
 from journeyflow.plugin.registry import Registry
-from journeyflow.runtime.engine import Engine
-from journeyflow.store import MemoryStore
+from journeyflow.testing.pytest_plugin import EngineFactory
 from journeyflow.types import CelFunction, Channel, Delivery, TransitionInfo, Vertical
-from tests.helpers import at, track
+from tests.helpers import track
 
 BUILTINS = ["journeyflow.console", "journeyflow.task", "journeyflow.verticals"]
 
@@ -214,7 +212,9 @@ states:
 # --- observers are isolated ----------------------------------------------------------------
 
 
-def test_a_raising_observer_never_stops_the_engine_or_the_others() -> None:
+def test_a_raising_observer_never_stops_the_engine_or_the_others(
+    journeyflow_engine: EngineFactory,
+) -> None:
     heard: list[TransitionInfo] = []
 
     class Raising:
@@ -238,9 +238,7 @@ states:
   a: {transitions: [{on: bought, to: b}]}
   b: {final: true}
 """)
-    engine = Engine(
-        [journey], MemoryStore(), VirtualClock(at("2026-01-01T00:00:00Z")), listeners=[Observer(pm)]
-    )
+    engine = journeyflow_engine(journey, listeners=[Observer(pm)])
     with structlog.testing.capture_logs() as logs:
         engine.ingest(
             [

@@ -9,7 +9,8 @@ from journeyflow.reports.standing import (
     format_report,
 )
 from journeyflow.runtime.engine import Engine
-from tests.helpers import engine_for, track
+from journeyflow.testing.pytest_plugin import EngineFactory
+from tests.helpers import track
 from tests.journeys import TRIAL
 
 
@@ -28,8 +29,8 @@ def test_counts_per_journey(trial_run: Engine) -> None:
     }
 
 
-def test_a_loaded_journey_nobody_entered_is_listed() -> None:
-    engine = engine_for(TRIAL)
+def test_a_loaded_journey_nobody_entered_is_listed(journeyflow_engine: EngineFactory) -> None:
+    engine = journeyflow_engine(TRIAL)
     assert [r.as_dict()["enrolments"] for r in build_report(engine)] == [0]
     assert format_report(build_report(engine)) == "\ntrial — A trial\n  enrolments: 0 (none)"
 
@@ -44,8 +45,8 @@ def test_text_form(trial_run: Engine) -> None:
     )
 
 
-def test_holdout_is_counted_and_its_sends_held_back() -> None:
-    engine = engine_for(TRIAL.replace("holdout: 0", "holdout: 100"))
+def test_holdout_is_counted_and_its_sends_held_back(journeyflow_engine: EngineFactory) -> None:
+    engine = journeyflow_engine(TRIAL.replace("holdout: 0", "holdout: 100"))
     engine.ingest([track("a", "signed_up", "2026-01-01T09:00:00Z")])
     (report,) = build_report(engine)
     assert (report.holdout, report.suppressed, dict(report.sends)) == (1, 1, {})

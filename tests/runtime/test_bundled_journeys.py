@@ -8,28 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from journeyflow.clock import VirtualClock
-from journeyflow.definition.loader import load_file, load_paths
-from journeyflow.runtime.engine import Engine
-from journeyflow.store import MemoryStore
+from journeyflow.definition.loader import load_file
+from journeyflow.testing.pytest_plugin import EngineFactory
 from tests.helpers import at, identify, sent, state_of, track
 
 JOURNEYS = Path(__file__).resolve().parents[2] / "journeys"
 
 
-def _engine(*names: str, start: str = "2026-01-01T00:00:00Z") -> Engine:
-    return Engine(
-        [load_file(JOURNEYS / f"{n}.yaml") for n in names], MemoryStore(), VirtualClock(at(start))
-    )
-
-
-def test_every_bundled_journey_loads_into_one_engine() -> None:
-    engine = Engine(load_paths([JOURNEYS]), MemoryStore())
+def test_every_bundled_journey_loads_into_one_engine(journeyflow_engine: EngineFactory) -> None:
+    engine = journeyflow_engine(JOURNEYS)
     assert len(engine.current) >= 8
 
 
-def test_birthday_month_day_and_last_day_only_while_the_coupon_is_unused() -> None:
-    engine = _engine("crm-birthday")
+def test_birthday_month_day_and_last_day_only_while_the_coupon_is_unused(
+    journeyflow_engine: EngineFactory,
+) -> None:
+    engine = journeyflow_engine(JOURNEYS / "crm-birthday.yaml")
     engine.ingest(
         [
             identify(
@@ -68,8 +62,10 @@ def test_birthday_month_day_and_last_day_only_while_the_coupon_is_unused() -> No
     assert last_day[0].created_at == at("2026-03-31T12:00:00Z")  # last day, customer's morning
 
 
-def test_reactivation_at_120_180_360_days_and_an_order_resets_the_count() -> None:
-    engine = _engine("crm-reactivation")
+def test_reactivation_at_120_180_360_days_and_an_order_resets_the_count(
+    journeyflow_engine: EngineFactory,
+) -> None:
+    engine = journeyflow_engine(JOURNEYS / "crm-reactivation.yaml")
     engine.ingest([track("c", "order_completed", "2026-01-01T10:00:00Z", order_id="o1", total=50)])
     engine.advance_to(at("2026-04-30T10:00:00Z"))  # day 119
     assert state_of(engine, "c")[0] == "active"
@@ -91,8 +87,8 @@ def test_reactivation_at_120_180_360_days_and_an_order_resets_the_count() -> Non
     assert "email/reactivation-360-offer" in sent(engine, "c")
 
 
-def test_post_sale_runs_once_per_order() -> None:
-    engine = _engine("crm-post-sale")
+def test_post_sale_runs_once_per_order(journeyflow_engine: EngineFactory) -> None:
+    engine = journeyflow_engine(JOURNEYS / "crm-post-sale.yaml")
     engine.ingest(
         [
             track("c", "order_completed", "2026-01-01T10:00:00Z", order_id="o1", total=50),

@@ -5,19 +5,20 @@ from __future__ import annotations
 import pytest
 from ruamel.yaml import YAML
 
-from journeyflow.clock import VirtualClock
 from journeyflow.definition.dsl import Journey
 from journeyflow.definition.loader import LoadedJourney, load_text
 from journeyflow.exceptions import JourneyDefinitionError, JourneyVersionError
-from journeyflow.runtime.engine import Engine
 from journeyflow.runtime.semantics import Notification
 from journeyflow.store import MemoryStore
-from tests.helpers import at, engine_for, identify, sent, state_of, track
+from journeyflow.testing.pytest_plugin import EngineFactory
+from tests.helpers import at, identify, sent, state_of, track
 from tests.journeys import GUARDED, KEYED, REACTIVATION, SPLIT
 
 
-def test_timer_fires_at_its_due_time_and_an_event_resets_it() -> None:
-    engine = engine_for(REACTIVATION)
+def test_timer_fires_at_its_due_time_and_an_event_resets_it(
+    journeyflow_engine: EngineFactory,
+) -> None:
+    engine = journeyflow_engine(REACTIVATION)
     engine.ingest([track("c1", "order_completed", "2026-01-01T10:00:00Z", total=10)])
     engine.advance_to(at("2026-04-30T00:00:00Z"))  # day 119
     assert state_of(engine, "c1") == ("active", "active")
@@ -31,8 +32,10 @@ def test_timer_fires_at_its_due_time_and_an_event_resets_it() -> None:
     assert sent(engine, "c1") == ["email/thanks", "email/thanks", "email/offer-120"]
 
 
-def test_a_long_clock_jump_fires_a_chain_of_timers_at_their_own_times() -> None:
-    engine = engine_for(REACTIVATION)
+def test_a_long_clock_jump_fires_a_chain_of_timers_at_their_own_times(
+    journeyflow_engine: EngineFactory,
+) -> None:
+    engine = journeyflow_engine(REACTIVATION)
     engine.ingest([track("c1", "order_completed", "2026-01-01T00:00:00Z", total=1)])
     engine.advance_to(at("2027-01-01T00:00:00Z"))
     times = [(h.to_state, h.at) for h in engine.history("c1") if h.kind == "transition"]
@@ -43,8 +46,10 @@ def test_a_long_clock_jump_fires_a_chain_of_timers_at_their_own_times() -> None:
     assert state_of(engine, "c1") == ("gone", "completed")
 
 
-def test_exit_rules_run_before_transitions_and_goal_converts() -> None:
-    engine = engine_for(REACTIVATION)
+def test_exit_rules_run_before_transitions_and_goal_converts(
+    journeyflow_engine: EngineFactory,
+) -> None:
+    engine = journeyflow_engine(REACTIVATION)
     engine.ingest(
         [
             track("c1", "order_completed", "2026-01-01T00:00:00Z", total=10),
@@ -60,8 +65,8 @@ def test_exit_rules_run_before_transitions_and_goal_converts() -> None:
     assert sent(engine, "c1") == ["email/thanks", "email/thanks"]
 
 
-def test_the_enrolling_event_is_not_applied_again() -> None:
-    engine = engine_for(REACTIVATION)
+def test_the_enrolling_event_is_not_applied_again(journeyflow_engine: EngineFactory) -> None:
+    engine = journeyflow_engine(REACTIVATION)
     engine.ingest([track("c1", "order_completed", "2026-01-01T00:00:00Z", total=10)])
     assert [h.kind for h in engine.history("c1")] == ["enter"]
 
@@ -74,7 +79,9 @@ def test_the_enrolling_event_is_not_applied_again() -> None:
         ("always", [("exited", "a"), ("active", "a")]),
     ],
 )
-def test_reentry_rules(reentry: str, expected: list[tuple[str, str]]) -> None:
+def test_reentry_rules(
+    reentry: str, expected: list[tuple[str, str]], journeyflow_engine: EngineFactory
+) -> None:
     journey = f"""
 journey: re
 version: 1
@@ -86,7 +93,7 @@ states:
   b: {{final: true}}
 exit: [{{on: stop}}]
 """
-    engine = engine_for(journey)
+    engine = journeyflow_engine(journey)
     engine.ingest(
         [
             track("c", "go", "2026-01-01T00:00:00Z"),
@@ -97,7 +104,7 @@ exit: [{{on: stop}}]
     assert [(e.status, e.state) for e in engine.enrolments("c")] == expected
 
 
-def test_always_reentry_ends_the_active_enrolment() -> None:
+def test_always_reentry_ends_the_active_enrolment(journeyflow_engine: EngineFactory) -> None:
     journey = """
 journey: re
 version: 1
@@ -108,7 +115,7 @@ states:
     transitions: [{on: next, to: b}]
   b: {final: true}
 """
-    engine = engine_for(journey)
+    engine = journeyflow_engine(journey)
     engine.ingest(
         [track("c", "go", "2026-01-01T00:00:00Z"), track("c", "go", "2026-01-02T00:00:00Z")]
     )
@@ -117,8 +124,8 @@ states:
     assert second.active and second.ordinal == 2
 
 
-def test_keyed_enrolments_run_once_per_order() -> None:
-    engine = engine_for(KEYED)
+def test_keyed_enrolments_run_once_per_order(journeyflow_engine: EngineFactory) -> None:
+    engine = journeyflow_engine(KEYED)
     engine.ingest(
         [
             track("c", "order_completed", "2026-01-01T00:00:00Z", order_id="o1"),
@@ -140,9 +147,11 @@ def test_keyed_enrolments_run_once_per_order() -> None:
     assert sent(engine, "c").count("email/video") == 2
 
 
-def test_split_is_fixed_per_customer_and_holdout_gets_nothing() -> None:
+def test_split_is_fixed_per_customer_and_holdout_gets_nothing(
+    journeyflow_engine: EngineFactory,
+) -> None:
     events = [track(f"c{i}", "go", "2026-01-01T00:00:00Z") for i in range(400)]
-    first, second = engine_for(SPLIT), engine_for(SPLIT)
+    first, second = journeyflow_engine(SPLIT), journeyflow_engine(SPLIT)
     first.ingest(events)
     second.ingest([dict(e, messageId=e["messageId"] + "x") for e in reversed(events)])
     branch = {e.customer_id: e.state for e in first.enrolments()}
@@ -158,7 +167,9 @@ def test_split_is_fixed_per_customer_and_holdout_gets_nothing() -> None:
     assert sent(first, other.customer_id) == [f"email/offer-{other.state}"]
 
 
-def test_internal_transition_keeps_timers_and_self_transition_restarts_them() -> None:
+def test_internal_transition_keeps_timers_and_self_transition_restarts_them(
+    journeyflow_engine: EngineFactory,
+) -> None:
     journey = """
 journey: t
 version: 1
@@ -172,7 +183,7 @@ states:
       - {after: 10d, to: done}
   done: {final: true}
 """
-    engine = engine_for(journey)
+    engine = journeyflow_engine(journey)
     engine.ingest(
         [track("c", "go", "2026-01-01T00:00:00Z"), track("c", "ping", "2026-01-05T00:00:00Z")]
     )
@@ -181,7 +192,7 @@ states:
     customer = engine.customer("c")
     assert customer is not None and customer.attributes["pinged"] is True
 
-    engine = engine_for(journey)
+    engine = journeyflow_engine(journey)
     engine.ingest(
         [track("c", "go", "2026-01-01T00:00:00Z"), track("c", "poke", "2026-01-05T00:00:00Z")]
     )
@@ -191,7 +202,9 @@ states:
     assert state_of(engine, "c") == ("done", "completed")
 
 
-def test_guard_errors_count_as_false_and_are_written_to_history() -> None:
+def test_guard_errors_count_as_false_and_are_written_to_history(
+    journeyflow_engine: EngineFactory,
+) -> None:
     journey = """
 journey: g
 version: 1
@@ -205,7 +218,7 @@ states:
   big: {final: true}
   small: {final: true}
 """
-    engine = engine_for(journey)
+    engine = journeyflow_engine(journey)
     engine.ingest(
         [track("c", "go", "2026-01-01T00:00:00Z"), track("c", "buy", "2026-01-02T00:00:00Z")]
     )  # no `total`
@@ -214,7 +227,9 @@ states:
     assert len(errors) == 1 and "total" in (errors[0].detail or "")
 
 
-def test_emits_reach_other_journeys_at_the_same_time_and_loops_are_cut() -> None:
+def test_emits_reach_other_journeys_at_the_same_time_and_loops_are_cut(
+    journeyflow_engine: EngineFactory,
+) -> None:
     ping = """
 journey: ping
 version: 1
@@ -236,7 +251,7 @@ states:
     transitions: [{after: 1d, to: end}]
   end: {final: true}
 """
-    engine = engine_for(ping, pong)
+    engine = journeyflow_engine(ping, pong)
     engine.ingest([track("c", "go", "2026-01-01T00:00:00Z")])
     history = engine.history("c")
     assert {h.at for h in history if h.kind != "error"} == {at("2026-01-01T00:00:00Z")}
@@ -244,7 +259,9 @@ states:
     assert 1 <= len(sent(engine, "c")) <= 8
 
 
-def test_identify_traits_apply_before_entry_and_at_timers_use_the_customer_zone() -> None:
+def test_identify_traits_apply_before_entry_and_at_timers_use_the_customer_zone(
+    journeyflow_engine: EngineFactory,
+) -> None:
     journey = """
 journey: bday
 version: 1
@@ -258,7 +275,7 @@ states:
     on_enter: [{send: email, template: happy-birthday}]
     final: true
 """
-    engine = engine_for(journey)
+    engine = journeyflow_engine(journey)
     engine.ingest(
         [identify("c", "2026-03-01T00:00:00Z", birthday="1990-03-20", timezone="Europe/Kyiv")]
     )
@@ -268,22 +285,24 @@ states:
     assert state_of(engine, "c") == ("greet", "completed")
 
 
-def test_a_changed_journey_without_a_version_bump_is_refused() -> None:
+def test_a_changed_journey_without_a_version_bump_is_refused(
+    journeyflow_engine: EngineFactory,
+) -> None:
     store = MemoryStore()
-    Engine([load_text(REACTIVATION)], store)
+    journeyflow_engine(REACTIVATION, store=store)
     changed = REACTIVATION.replace("120d", "90d")
     with pytest.raises(JourneyVersionError, match="without a version bump") as info:
-        Engine([load_text(changed)], store)
+        journeyflow_engine(changed, store=store)
     assert "stored content" in str(info.value)
-    Engine([load_text(changed.replace("version: 1", "version: 2"))], store)  # a bump is fine
+    journeyflow_engine(changed.replace("version: 1", "version: 2"), store=store)  # a bump is fine
 
 
-def test_in_flight_customers_stay_on_their_version() -> None:
+def test_in_flight_customers_stay_on_their_version(journeyflow_engine: EngineFactory) -> None:
     store = MemoryStore()
-    v1 = Engine([load_text(REACTIVATION)], store)
+    v1 = journeyflow_engine(REACTIVATION, store=store)
     v1.ingest([track("old", "order_completed", "2026-01-01T00:00:00Z", total=1)])
     v2_text = REACTIVATION.replace("version: 1", "version: 2").replace("120d", "30d")
-    v2 = Engine([load_text(v2_text)], store, v1.clock)
+    v2 = journeyflow_engine(v2_text, store=store, start=v1.clock.now())
     v2.ingest([track("new", "order_completed", "2026-01-01T00:00:00Z", total=1)])
     v2.advance_to(at("2026-02-15T00:00:00Z"))
     assert state_of(v2, "old") == ("active", "active")  # v1's 120 days still apply
@@ -291,8 +310,10 @@ def test_in_flight_customers_stay_on_their_version() -> None:
     assert {e.customer_id: e.version for e in v2.enrolments()} == {"old": 1, "new": 2}
 
 
-def test_bad_events_are_rejected_with_a_reason_and_the_rest_applied() -> None:
-    engine = engine_for(REACTIVATION)
+def test_bad_events_are_rejected_with_a_reason_and_the_rest_applied(
+    journeyflow_engine: EngineFactory,
+) -> None:
+    engine = journeyflow_engine(REACTIVATION)
     report = engine.ingest(
         [
             {"type": "track", "event": "order_completed"},  # no user
@@ -309,15 +330,17 @@ def test_bad_events_are_rejected_with_a_reason_and_the_rest_applied() -> None:
     assert "JSON object" in reasons[2] and "ISO-8601" in reasons[3]
 
 
-def test_a_repeated_message_id_is_ignored() -> None:
-    engine = engine_for(REACTIVATION)
+def test_a_repeated_message_id_is_ignored(journeyflow_engine: EngineFactory) -> None:
+    engine = journeyflow_engine(REACTIVATION)
     event = track("c", "order_completed", "2026-01-01T00:00:00Z", total=1)
     assert engine.ingest([event, event]).duplicates == 1
     assert engine.ingest([event]).duplicates == 1
     assert len(engine.history("c")) == 1
 
 
-def test_an_at_timer_already_past_on_entry_fires_at_the_entry_moment() -> None:
+def test_an_at_timer_already_past_on_entry_fires_at_the_entry_moment(
+    journeyflow_engine: EngineFactory,
+) -> None:
     journey = """
 journey: late
 version: 1
@@ -331,14 +354,16 @@ states:
     on_enter: [{send: email, template: reminder}]
     final: true
 """
-    engine = engine_for(journey)
+    engine = journeyflow_engine(journey)
     engine.ingest([track("c", "booked", "2026-01-01T14:01:00Z", visit="2026-01-02T13:00:00Z")])
     (effect,) = engine.effects("c")
     assert effect.created_at == at("2026-01-01T14:01:00Z")  # not 13:00, before the booking
     assert state_of(engine, "c") == ("reminded", "completed")
 
 
-def test_a_zero_delay_timer_loop_is_cut_and_time_moves_on() -> None:
+def test_a_zero_delay_timer_loop_is_cut_and_time_moves_on(
+    journeyflow_engine: EngineFactory,
+) -> None:
     journey = """
 journey: loop
 version: 1
@@ -351,7 +376,7 @@ states:
     transitions: [{after: 0m, to: a}, {on: stop, to: end}]
   end: {final: true}
 """
-    engine = engine_for(journey)
+    engine = journeyflow_engine(journey)
     engine.ingest([track("c", "go", "2026-01-01T00:00:00Z")])
     engine.advance_to(at("2026-02-01T00:00:00Z"))  # returns: the loop does not stall time
     errors = [h for h in engine.history("c") if h.kind == "error"]
@@ -360,7 +385,9 @@ states:
     assert state_of(engine, "c") == ("end", "completed")
 
 
-def test_a_cycle_of_splits_stops_with_an_error_instead_of_crashing() -> None:
+def test_a_cycle_of_splits_stops_with_an_error_instead_of_crashing(
+    journeyflow_engine: EngineFactory,
+) -> None:
     journey = """
 journey: spin
 version: 1
@@ -377,11 +404,7 @@ states:
     with pytest.raises(JourneyDefinitionError, match="JF315"):
         load_text(journey)
     parsed = Journey.model_validate(YAML(typ="safe").load(journey))
-    engine = Engine(
-        [LoadedJourney(parsed, journey, "<spin>")],
-        MemoryStore(),
-        VirtualClock(at("2026-01-01T00:00:00Z")),
-    )
+    engine = journeyflow_engine(LoadedJourney(parsed, journey, "<spin>"))
     report = engine.ingest(
         [track("c", "go", "2026-01-01T00:00:00Z"), track("d", "go", "2026-01-01T00:00:00Z")]
     )
@@ -391,9 +414,11 @@ states:
         assert len(errors) == 1 and "split cycle" in (errors[0].detail or "")
 
 
-def test_listeners_hear_each_transition_taken_with_its_index_after_commit() -> None:
+def test_listeners_hear_each_transition_taken_with_its_index_after_commit(
+    journeyflow_engine: EngineFactory,
+) -> None:
     heard: list[Notification] = []
-    engine = engine_for(GUARDED)
+    engine = journeyflow_engine(GUARDED)
     engine.listeners.append(heard.append)
     engine.ingest(
         [

@@ -67,6 +67,8 @@ def run_engine(
 ) -> Engine:
     """Feed the timeline: consecutive events go in one `ingest` call (so batches
     split), `AdvanceTo` moves the virtual clock. `twice`: every ingest is repeated."""
+    # built here, not with the journeyflow_engine fixture: the @given tests run many
+    # examples in one test call, and Hypothesis refuses function-scoped fixtures
     engine = Engine(
         journeys=scenario.journeys, store=store, clock=VirtualClock(START), batch_size=batch_size
     )

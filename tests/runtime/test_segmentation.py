@@ -15,15 +15,13 @@ import pytest
 from click.testing import CliRunner
 
 from journeyflow.cli import main
-from journeyflow.clock import VirtualClock
 from journeyflow.definition.loader import load_text
 from journeyflow.exceptions import JourneyflowError
 from journeyflow.plugin.manager import build_manager
 from journeyflow.plugin.markers import hookimpl
 from journeyflow.plugin.registry import Registry
-from journeyflow.runtime.engine import Engine
 from journeyflow.runtime.segments import SegmentSchedule, recompute
-from journeyflow.store import MemoryStore
+from journeyflow.testing.pytest_plugin import EngineFactory
 from journeyflow.types import CustomerFacts, Segmenter
 from tests.journeys import VIP
 
@@ -70,14 +68,9 @@ def setup(tmp_path: Path) -> tuple[str, Path]:
     return db, journeys
 
 
-def _engine(db: str, journeys: Path) -> Engine:
-    from journeyflow.definition.loader import load_paths
-    from journeyflow.store import open_store
-
-    return Engine(load_paths([journeys]), open_store(db), VirtualClock(AT))
-
-
-def test_segment_rfm_cli_enrols_champions_and_cel_sees_segments(setup: tuple[str, Path]) -> None:
+def test_segment_rfm_cli_enrols_champions_and_cel_sees_segments(
+    setup: tuple[str, Path], journeyflow_engine: EngineFactory
+) -> None:
     db, journeys = setup
     runner = CliRunner()
     result = runner.invoke(
@@ -87,7 +80,7 @@ def test_segment_rfm_cli_enrols_champions_and_cel_sees_segments(setup: tuple[str
     assert "rfm at 2026-07-01T00:00:00+00:00: 25 customers, 25 changed" in result.output
     assert "rfm:champions" in result.output and "+5 entered" in result.output
 
-    engine = _engine(db, journeys)
+    engine = journeyflow_engine(journeys, store=db, start=AT)
     enrolled = {e.customer_id: e for e in engine.enrolments(journey="vip-lounge")}
     assert sorted(enrolled) == ["c20", "c21", "c22", "c23", "c24"]
     assert {e.state for e in enrolled.values()} == {"invited"}
@@ -118,12 +111,16 @@ def test_segment_rfm_cli_enrols_champions_and_cel_sees_segments(setup: tuple[str
     assert again.exit_code == 0, again.output
     data = json.loads(again.stdout)
     assert data["changed"] == 0 and data["segments"]["rfm:champions"]["members"] == 5
-    assert len(_engine(db, journeys).enrolments(journey="vip-lounge")) == 5
+    assert (
+        len(journeyflow_engine(journeys, store=db, start=AT).enrolments(journey="vip-lounge")) == 5
+    )
 
 
-def test_other_segmenters_segments_are_kept(setup: tuple[str, Path]) -> None:
+def test_other_segmenters_segments_are_kept(
+    setup: tuple[str, Path], journeyflow_engine: EngineFactory
+) -> None:
     db, journeys = setup
-    engine = _engine(db, journeys)
+    engine = journeyflow_engine(journeys, store=db, start=AT)
     engine.set_segments("c00", ["engagement:opened_90d", "manual:press"], AT - timedelta(days=1))
     engine.set_segments("c24", ["rfm:inactive", "manual:press"], AT - timedelta(days=1))
     registry = _registry(journeyflow_rfm)
@@ -199,9 +196,11 @@ def test_segment_every_runs_times_with_the_real_clock(setup: tuple[str, Path]) -
     )
 
 
-def test_vertical_thresholds_configure_segmenters(setup: tuple[str, Path]) -> None:
+def test_vertical_thresholds_configure_segmenters(
+    setup: tuple[str, Path], journeyflow_engine: EngineFactory
+) -> None:
     db, journeys = setup
-    engine = _engine(db, journeys)
+    engine = journeyflow_engine(journeys, store=db, start=AT)
     registry = _registry(journeyflow_rfm)
     # a 30-day window leaves c18..c24 (last order 28, 24, ... 4 days before AT)
     result = recompute(
@@ -241,9 +240,10 @@ def _registry(*plugins: object) -> Registry:
     return Registry.from_manager(pm)
 
 
-def test_a_failing_segmenter_is_reported_and_the_others_run() -> None:
-    store = MemoryStore()
-    engine = Engine([], store, VirtualClock(AT))
+def test_a_failing_segmenter_is_reported_and_the_others_run(
+    journeyflow_engine: EngineFactory,
+) -> None:
+    engine = journeyflow_engine(start=AT)
     engine.ingest(_orders())
     engine.set_segments("c01", ["broken:x"], AT - timedelta(days=1))
     registry = _registry(_Broken(), journeyflow_rfm)
@@ -256,9 +256,10 @@ def test_a_failing_segmenter_is_reported_and_the_others_run() -> None:
     assert engine.customer("c01").segments == ["broken:x", "rfm:inactive"]  # type: ignore[union-attr]
 
 
-def test_schedule_runs_on_a_grid_as_virtual_time_advances() -> None:
-    clock = VirtualClock(AT - timedelta(days=120))
-    engine = Engine([load_text(VIP, "vip-lounge.yaml")], MemoryStore(), clock)
+def test_schedule_runs_on_a_grid_as_virtual_time_advances(
+    journeyflow_engine: EngineFactory,
+) -> None:
+    engine = journeyflow_engine(load_text(VIP, "vip-lounge.yaml"), start=AT - timedelta(days=120))
     schedule = SegmentSchedule(
         engine, _registry(journeyflow_rfm).segmenters, timedelta(days=7), names="rfm"
     )

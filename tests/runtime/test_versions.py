@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from journeyflow.cli import main
 from journeyflow.store.sql import SqlStore
+from journeyflow.testing.pytest_plugin import EngineFactory
 from tests.journeys import LAPSE, LAPSE_V2
 
 
@@ -56,7 +57,9 @@ def _events(path: Path) -> Path:
     return path
 
 
-def test_dry_run_reports_what_the_migration_then_does(tmp_path: Path) -> None:
+def test_dry_run_reports_what_the_migration_then_does(
+    tmp_path: Path, journeyflow_engine: EngineFactory
+) -> None:
     db = f"sqlite:///{tmp_path / 'live.db'}"
     (tmp_path / "v1").mkdir()
     (tmp_path / "v1" / "lapse.yaml").write_text(LAPSE)
@@ -75,12 +78,9 @@ def test_dry_run_reports_what_the_migration_then_does(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     store = SqlStore(db)
-    from journeyflow.clock import VirtualClock
-    from journeyflow.definition.loader import load_text
-    from journeyflow.runtime.engine import Engine
     from tests.helpers import at
 
-    Engine([load_text(LAPSE)], store, VirtualClock(at("2026-02-15T00:00:00Z"))).advance_to(
+    journeyflow_engine(LAPSE, store=store, start="2026-02-15T00:00:00Z").advance_to(
         at("2026-02-15T00:00:00Z")
     )
     before = {e.customer_id: (e.version, e.state) for e in store.get_enrolments()}
@@ -127,22 +127,21 @@ def test_dry_run_reports_what_the_migration_then_does(tmp_path: Path) -> None:
     assert "0 enrolments moved" in again.output
 
 
-def test_unmapped_states_are_stranded_and_stay_on_their_version(tmp_path: Path) -> None:
-    from journeyflow.clock import VirtualClock
-    from journeyflow.definition.loader import load_text
-    from journeyflow.runtime.engine import Engine
+def test_unmapped_states_are_stranded_and_stay_on_their_version(
+    tmp_path: Path, journeyflow_engine: EngineFactory
+) -> None:
     from journeyflow.runtime.migration import migrate
     from tests.helpers import at, track
 
     store = SqlStore(f"sqlite:///{tmp_path / 's.db'}")
-    v1 = Engine([load_text(LAPSE)], store, VirtualClock(at("2026-01-01T00:00:00Z")))
+    v1 = journeyflow_engine(LAPSE, store=store)
     v1.ingest(
         [
             track("c", "order_completed", "2026-01-01T00:00:00Z"),
             track("c", "browse", "2026-01-01T01:00:00Z"),
         ]
     )
-    v2 = Engine([load_text(LAPSE_V2)], store, v1.clock)
+    v2 = journeyflow_engine(LAPSE_V2, store=store, start=v1.clock.now())
     report = migrate(v2, "lapse", dry_run=False)
     assert report.stranded == {(1, "browsing"): 1} and report.moved == 0
     v2.advance_to(at("2026-01-03T00:00:00Z"))  # still runs on v1: browsing -> active

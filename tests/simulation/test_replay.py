@@ -11,7 +11,8 @@ from journeyflow.reports.funnel import funnel
 from journeyflow.runtime.segments import SegmentSchedule
 from journeyflow.simulation.backtest import backtest
 from journeyflow.simulation.replay import DEFAULT_START, _chunks, clock_start, event_times, play
-from tests.helpers import at, engine_for, track
+from journeyflow.testing.pytest_plugin import EngineFactory
+from tests.helpers import at, track
 from tests.journeys import TRIAL
 
 
@@ -50,8 +51,10 @@ def test_batches_are_cut_at_their_size_and_at_the_schedule() -> None:
     assert (len(chunk), until) == (3, at("2026-01-03T12:00:00Z"))  # the clock stops at the run
 
 
-def test_play_fires_timers_between_batches_and_runs_to_the_end() -> None:
-    engine = engine_for(TRIAL)
+def test_play_fires_timers_between_batches_and_runs_to_the_end(
+    journeyflow_engine: EngineFactory,
+) -> None:
+    engine = journeyflow_engine(TRIAL)
     events = [
         track("a", "signed_up", "2026-01-01T09:00:00Z"),
         track("b", "signed_up", "2026-01-05T09:00:00Z"),

@@ -21,7 +21,8 @@ from sqlalchemy import create_engine, text
 
 from journeyflow.runtime.engine import Engine
 from journeyflow.store.sql import SqlStore
-from tests.helpers import at, engine_for, identify, track
+from journeyflow.testing.pytest_plugin import EngineFactory
+from tests.helpers import at, identify, track
 from tests.journeys import LAPSE, REPEAT
 
 
@@ -40,10 +41,12 @@ def _counts(url: str) -> tuple[dict[str, int], dict[str, int], int]:
     return seqs, history, outbox
 
 
-def test_two_stores_on_one_file_see_each_others_commits(tmp_path: Path) -> None:
+def test_two_stores_on_one_file_see_each_others_commits(
+    tmp_path: Path, journeyflow_engine: EngineFactory
+) -> None:
     url = f"sqlite:///{tmp_path / 'shared.db'}"
-    first = engine_for(REPEAT, store=SqlStore(url))
-    second = engine_for(REPEAT, store=SqlStore(url))
+    first = journeyflow_engine(REPEAT, store=url)
+    second = journeyflow_engine(REPEAT, store=url)
     first.ingest([track("ann", "order_completed", "2026-01-02T00:00:00Z")])
     second.ingest([track("ann", "order_completed", "2026-01-03T00:00:00Z")])
     # `first` moved ann last at seq 0; it must read seq 1 back, not trust its cache
@@ -110,18 +113,20 @@ def test_two_processes_ingesting_the_same_customers_lose_nothing(
     assert {c: seqs[c] + 1 for c in customers} == history
 
 
-def test_cache_stays_within_its_bound(tmp_path: Path) -> None:
+def test_cache_stays_within_its_bound(tmp_path: Path, journeyflow_engine: EngineFactory) -> None:
     store = SqlStore(f"sqlite:///{tmp_path / 'b.db'}", cache_customers=3)
-    engine = engine_for(REPEAT, store=store)
+    engine = journeyflow_engine(REPEAT, store=store)
     engine.ingest([track(f"c{i}", "order_completed", "2026-01-02T00:00:00Z") for i in range(10)])
     assert len(store.cache) == 3
     engine.ingest([track("c0", "order_completed", "2026-01-03T00:00:00Z")])
     assert [e.seq for e in engine.enrolments("c0")] == [1]
 
 
-def test_a_rolled_back_unit_of_work_leaves_no_trace_in_the_cache(tmp_path: Path) -> None:
+def test_a_rolled_back_unit_of_work_leaves_no_trace_in_the_cache(
+    tmp_path: Path, journeyflow_engine: EngineFactory
+) -> None:
     store = SqlStore(f"sqlite:///{tmp_path / 'r.db'}")
-    engine = engine_for(REPEAT, store=store)
+    engine = journeyflow_engine(REPEAT, store=store)
     engine.ingest([identify("ann", "2026-01-02T00:00:00Z", plan="basic")])
     uow = store.unit_of_work()
     uow.load(["ann"])
@@ -134,24 +139,26 @@ def test_a_rolled_back_unit_of_work_leaves_no_trace_in_the_cache(tmp_path: Path)
     assert customer.attributes == {"plan": "basic", "seen": True}
 
 
-def test_cache_can_be_turned_off(tmp_path: Path) -> None:
+def test_cache_can_be_turned_off(tmp_path: Path, journeyflow_engine: EngineFactory) -> None:
     store = SqlStore(f"sqlite:///{tmp_path / 'o.db'}", cache_customers=0)
-    engine = engine_for(REPEAT, store=store)
+    engine = journeyflow_engine(REPEAT, store=store)
     engine.ingest([track("ann", "order_completed", "2026-01-02T00:00:00Z")])
     engine.ingest([track("ann", "order_completed", "2026-01-03T00:00:00Z")])
     assert len(store.cache) == 0
     assert [e.seq for e in engine.enrolments("ann")] == [1]
 
 
-def test_two_workers_firing_the_same_timers_fire_each_once(shared_url: str) -> None:
+def test_two_workers_firing_the_same_timers_fire_each_once(
+    shared_url: str, journeyflow_engine: EngineFactory
+) -> None:
     customers = [f"c{i}" for i in range(120)]
     SqlStore(shared_url).close()
-    loader = engine_for(LAPSE, store=SqlStore(shared_url))
+    loader = journeyflow_engine(LAPSE, store=shared_url)
     loader.ingest([track(c, "order_completed", "2026-01-02T00:00:00Z") for c in customers])
     loader.store.close()
     # two engines, each with its own store (own connections, own cache), both
     # told to fire everything due, in small batches so their work interleaves
-    workers = [engine_for(LAPSE, store=SqlStore(shared_url)) for _ in range(2)]
+    workers = [journeyflow_engine(LAPSE, store=shared_url) for _ in range(2)]
     for worker in workers:
         worker.batch_size = 7
     fired: list[int] = []

@@ -13,9 +13,11 @@ from sqlalchemy import create_engine, inspect, text
 
 from journeyflow.cli import main
 from journeyflow.store import MemoryStore, open_store
+from journeyflow.store.base import Store
 from journeyflow.store.sql import SqlStore
 from journeyflow.store.tables import metadata
-from tests.helpers import at, engine_for, identify, track
+from journeyflow.testing.pytest_plugin import EngineFactory
+from tests.helpers import at, identify, track
 from tests.journeys import KEYED, REACTIVATION, SPLIT
 
 
@@ -65,8 +67,9 @@ def _scenario() -> list[dict[str, Any]]:
     return events
 
 
-def _snapshot(url_or_store: Any) -> dict[str, Any]:
-    engine = engine_for(REACTIVATION, KEYED, SPLIT, store=url_or_store)
+def _snapshot(make: EngineFactory, store: Store | None = None) -> dict[str, Any]:
+    """The scenario's outcome on `store` (by default a fresh in-memory store)."""
+    engine = make(REACTIVATION, KEYED, SPLIT, store=store)
     engine.batch_size = 7  # several units of work
     events = _scenario()
     engine.ingest(events[:40])
@@ -92,14 +95,17 @@ def _snapshot(url_or_store: Any) -> dict[str, Any]:
     }
 
 
-def test_sqlite_file_and_memory_store_agree(tmp_path: Path) -> None:
-    assert _snapshot(SqlStore(f"sqlite:///{tmp_path / 'a.db'}")) == _snapshot(MemoryStore())
+def test_sqlite_file_and_memory_store_agree(
+    tmp_path: Path, journeyflow_engine: EngineFactory
+) -> None:
+    sqlite = SqlStore(f"sqlite:///{tmp_path / 'a.db'}")
+    assert _snapshot(journeyflow_engine, sqlite) == _snapshot(journeyflow_engine)
 
 
-def test_postgresql_and_memory_store_agree(pg_url: str) -> None:
+def test_postgresql_and_memory_store_agree(pg_url: str, journeyflow_engine: EngineFactory) -> None:
     store = open_store(pg_url)
     try:
-        assert _snapshot(store) == _snapshot(MemoryStore())
+        assert _snapshot(journeyflow_engine, store) == _snapshot(journeyflow_engine)
     finally:
         store.close()
 
@@ -175,12 +181,12 @@ def test_a_database_error_mid_command_is_an_error_not_a_traceback(tmp_path: Path
 
 @pytest.mark.parametrize("durable", [True, False])
 def test_segments_of_a_customer_never_seen_before_are_kept_and_a_mere_look_stores_nothing(
-    tmp_path: Path, durable: bool
+    tmp_path: Path, durable: bool, journeyflow_engine: EngineFactory
 ) -> None:
     # found by the model test: the SQL store dropped a new customer whose only
     # news was a segment, and the memory store kept one that was only looked at
     store = SqlStore(f"sqlite:///{tmp_path / 's.db'}") if durable else MemoryStore()
-    engine = engine_for(SPLIT, store=store)
+    engine = journeyflow_engine(SPLIT, store=store)
     engine.set_segments("new", ["vip"], at("2026-01-01T00:00:00Z"))
     engine.set_segments("ghost", [], at("2026-01-01T00:00:00Z"))
     assert (record := engine.customer("new")) is not None and record.segments == ["vip"]

@@ -20,7 +20,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from journeyflow.cli import main
+from journeyflow.store.sql import SqlStore
 from journeyflow.testing.journeytest import collect, run_case
+from journeyflow.testing.pytest_plugin import EngineFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "journeytests"
@@ -191,6 +193,21 @@ def test_journeyflow_engine_fixture(journeyflow_engine) -> None:  # type: ignore
     engine.advance_to(engine.clock.now().replace(day=7))
     assert [e.template for e in engine.effects("u1")] == ["welcome", "nudge", None]
     assert engine.enrolments("u1")[0].status == "completed"
+
+
+def test_journeyflow_engine_fixture_runs_on_a_given_store(
+    journeyflow_engine: EngineFactory, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    first = journeyflow_engine(GOOD / "onboarding.yaml", store=url)
+    first.ingest([{"type": "track", "userId": "u1", "event": "signed_up"}])
+    first.store.close()
+    store = SqlStore(url)
+    again = journeyflow_engine(GOOD / "onboarding.yaml", store=store)
+    assert again.store is store
+    assert [e.customer_id for e in again.enrolments()] == ["u1"]
+    store.close()
+    assert journeyflow_engine(GOOD / "onboarding.yaml").enrolments() == []  # fresh memory store
 
 
 def test_plugin_cel_functions_reach_the_engine(tmp_path: Path) -> None:
