@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from journeyflow_webhook import WebhookConfig, make_channel, payload, sign, verify
+from journeyflow_webhook import ConfigError, WebhookConfig, make_channel, payload, sign, verify
 
 from journeyflow import (
     Channel,
@@ -142,9 +142,9 @@ def test_missing_configuration_is_explained() -> None:
     assert "JOURNEYFLOW_WEBHOOK_SECRET" in (unsigned.deliver(make_effect("k", "w")).detail or "")
 
 
-def test_bad_url_is_permanent() -> None:
-    channel = make_channel(WebhookConfig("ftp:/nope", SECRET), SentKeys(None, "webhook"))
-    assert channel.deliver(make_effect("k", "webhook")).status == "permanent_failure"
+def test_a_bad_configured_url_is_refused_when_the_config_is_made() -> None:
+    with pytest.raises(ConfigError, match="JOURNEYFLOW_WEBHOOK_URL must be an http"):
+        WebhookConfig("ftp:/nope", SECRET)
 
 
 def test_registered_through_the_hook() -> None:

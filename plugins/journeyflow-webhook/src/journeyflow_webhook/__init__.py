@@ -1,10 +1,18 @@
 """The `webhook` channel: an HTTP POST of JSON per effect, signed and idempotent.
 
-Configuration (environment, read when the plugins are loaded):
+Configuration (environment, read and checked when the plugins are loaded):
 
     JOURNEYFLOW_WEBHOOK_URL      default URL (a send's `data.url` overrides it)
     JOURNEYFLOW_WEBHOOK_SECRET   HMAC key for X-Journeyflow-Signature (required)
     JOURNEYFLOW_WEBHOOK_TIMEOUT  seconds, default 10
+
+URLs, configured or from `data.url`, must be http:// or https:// with a host
+(`urls.parse_target`); userinfo (`https://user:pw@host/`) is sent as HTTP
+Basic authentication. A malformed setting makes every delivery a temporary
+failure naming the setting (fix it and restart: the retries then go
+through); a bad `data.url` fails that effect permanently. Every reason the
+channel returns is redacted (`redact`): no URL userinfo, no credential-like
+query value, no secret.
 
 Headers: `Idempotency-Key: <effect key>`, `X-Journeyflow-Timestamp: <unix
 seconds>`, `X-Journeyflow-Signature: sha256=<hex HMAC-SHA256 of
@@ -27,34 +35,30 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from importlib.metadata import version
 
 from journeyflow import Channel, Delivery, Effect, hookimpl
 from journeyflow.delivery import SentKeys, post
+from journeyflow_webhook.config import ConfigError, WebhookConfig
+from journeyflow_webhook.redact import redact
+from journeyflow_webhook.urls import Target, UrlError, parse_target
+
+__all__ = [
+    "ConfigError",
+    "WebhookChannel",
+    "WebhookConfig",
+    "make_channel",
+    "payload",
+    "sign",
+    "verify",
+]
 
 __version__ = version("journeyflow-webhook")
 NAME = "webhook"
 REPLAY_WINDOW = 300  # seconds a signature stays valid for `verify`
-
-
-@dataclass(frozen=True)
-class WebhookConfig:
-    url: str | None = None
-    secret: str | None = None
-    timeout: float = 10.0
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> WebhookConfig:
-        env = os.environ if environ is None else environ
-        return cls(
-            url=env.get("JOURNEYFLOW_WEBHOOK_URL") or None,
-            secret=env.get("JOURNEYFLOW_WEBHOOK_SECRET") or None,
-            timeout=float(env.get("JOURNEYFLOW_WEBHOOK_TIMEOUT") or 10),
-        )
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -114,11 +118,9 @@ class WebhookChannel:
     def __call__(self, effect: Effect) -> Delivery:
         if effect.key in self.sent:
             return Delivery.sent("already delivered")
-        url = effect.data.get("url") or self.config.url
-        if not url:
-            return Delivery.retry(
-                "no webhook URL: set JOURNEYFLOW_WEBHOOK_URL or put `url:` in the send's data"
-            )
+        target = self._target(effect)
+        if isinstance(target, Delivery):
+            return target
         if not self.config.secret:
             return Delivery.retry(
                 "JOURNEYFLOW_WEBHOOK_SECRET is not set: webhooks are always signed"
@@ -126,7 +128,7 @@ class WebhookChannel:
         body = payload(effect)
         timestamp = str(int(self.clock()))
         delivery = post(
-            str(url),
+            target.url,
             body,
             {
                 "Content-Type": "application/json",
@@ -134,17 +136,59 @@ class WebhookChannel:
                 "Idempotency-Key": effect.key,
                 "X-Journeyflow-Timestamp": timestamp,
                 "X-Journeyflow-Signature": sign(self.config.secret, timestamp, body),
+                **target.headers(),
             },
             timeout=self.config.timeout,
         ).delivery
+        if delivery.detail:  # the kit quotes the URL in network errors
+            secrets = (self.config.secret, *target.secrets())
+            delivery = replace(delivery, detail=redact(delivery.detail, secrets))
         if delivery.status == "sent":
             self.sent.add(effect.key, delivery.detail)
         return delivery
 
+    def _target(self, effect: Effect) -> Target | Delivery:
+        """Where this effect goes: its `data.url`, checked (a bad one fails
+        the effect for good), else the configured URL."""
+        if "url" in effect.data and effect.data["url"] not in (None, ""):
+            try:
+                return parse_target(effect.data["url"], "data.url")
+            except UrlError as exc:
+                return Delivery.give_up(str(exc))
+        if self.config.url is None:
+            return Delivery.retry(
+                "no webhook URL: set JOURNEYFLOW_WEBHOOK_URL or put `url:` in the send's data"
+            )
+        target = self.config.target()  # checked when the config was made
+        assert target is not None
+        return target
+
+
+class Misconfigured:
+    """The channel while a setting is malformed: every delivery waits, with
+    the reason, so fixing the setting and restarting lets the retries through
+    (as with a missing setting) instead of failing effects for good."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = f"{reason}; fix it and restart the deliverer"
+
+    def __call__(self, effect: Effect) -> Delivery:
+        return Delivery.retry(self.reason)
+
 
 def make_channel(config: WebhookConfig | None = None, sent: SentKeys | None = None) -> Channel:
-    """The `webhook` Channel (configuration from the environment by default)."""
-    config = config or WebhookConfig.from_env()
+    """The `webhook` Channel (configuration from the environment by default;
+    a malformed setting there gives a channel that answers every effect with
+    a temporary failure naming it)."""
+    if config is None:
+        try:
+            config = WebhookConfig.from_env()
+        except ConfigError as exc:
+            return Channel(
+                NAME,
+                deliver=Misconfigured(str(exc)),
+                description="signed JSON POST per effect (misconfigured)",
+            )
     sent = sent or SentKeys.in_state_dir(NAME)
     return Channel(
         NAME,
