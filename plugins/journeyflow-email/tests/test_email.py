@@ -12,6 +12,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,17 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from journeyflow_email import SmtpConfig, make_channel, message_id
 
-from journeyflow import Channel, Effect
+from journeyflow import (
+    Channel,
+    Effect,
+    MemoryStore,
+    Registry,
+    VirtualClock,
+    build_manager,
+    dispatch,
+)
 from journeyflow.delivery import SentKeys
+from journeyflow.store import CustomerRecord
 from journeyflow.testing.conformance import ChannelConformance, make_effect
 
 SENDER = "Salon <hello@salon.example>"
@@ -35,12 +45,14 @@ class Recorder:
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.recipients: list[str] = []  # every RCPT TO the server was asked for
         self.mode: str | None = None
         self.closing = False
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
+        self.recipients.append(address)
         if self.mode == "permanent":
             return "550 5.1.1 No such user here"
         while self.mode == "hang" and not self.closing:
@@ -160,7 +172,7 @@ def test_recipient_and_values_from_the_customer(
     )
     assert channel.deliver(bare).status == "sent"
     [msg] = recorder.messages
-    assert msg["To"] == "bia@example.com"
+    assert msg["To"] == "bia@example.com" and recorder.recipients == ["bia@example.com"]
     assert not msg.is_multipart() and "<p>Bia</p>" in msg.get_payload(decode=True).decode()
 
 
@@ -183,6 +195,139 @@ def test_unsendable_effects_fail_permanently(
     assert recorder.messages == []
 
 
+# --- recipients: one address, never smuggled ones ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("to", "words"),
+    [
+        ("me@x.example, victim1@y.example, victim2@y.example", "several addresses"),
+        ("me@x.example;victim@y.example", "several addresses"),
+        ("me@x.example victim@y.example", "several addresses"),
+        ("Bob <victim@y.example>", "display name"),
+        ("<victim@y.example>", "angle brackets"),
+        ('"me@x.example"@y.example', "several addresses"),
+        ("undisclosed:victim@y.example;", "several addresses"),
+        ("friends:victim@y.example", "group syntax"),
+        ("me@x.example\r\nBcc: victim@y.example", "line break"),
+        ("me@x.example\nX-Evil: 1", "line break"),
+        ("   ", "empty"),
+        ("x" * 300 + "@x.example", "longer than 254"),
+        ("x" * 65 + "@x.example", "too long"),
+        ("me@localhost", "not a valid e-mail address"),
+        ("me@[127.0.0.1]", "not a valid e-mail address"),
+    ],
+)
+def test_a_bad_recipient_is_a_permanent_failure_and_nobody_gets_mail(
+    smtp: tuple[Recorder, int], templates: Path, to: str, words: str
+) -> None:
+    recorder, port = smtp
+    channel = make_channel(config(port, templates), SentKeys(None, "email"))
+    delivery = channel.deliver(effect("k-trick", to=to))
+    assert delivery.status == "permanent_failure"
+    detail = delivery.detail or ""
+    assert "data.to" in detail and words in detail
+    assert len(detail) < 300 and "\n" not in detail  # cut short, escaped: no forged log lines
+    assert recorder.recipients == [] and recorder.messages == []
+
+
+def test_the_comma_trick_through_the_outbox_records_a_permanent_failure(
+    smtp: tuple[Recorder, int], templates: Path
+) -> None:
+    """The reported attack, end to end: a customer's `email` trait lists three
+    addresses. The outbox row fails for good, naming the problem; the SMTP
+    server is never asked for a recipient. A clean address then goes to
+    exactly one mailbox."""
+    recorder, port = smtp
+    registry = Registry.from_manager(build_manager(entry_points=False, disabled=()))
+    registry.channels["email"] = make_channel(config(port, templates), SentKeys(None, "email"))
+    store = MemoryStore()
+    evil = "me@x.example, victim1@y.example, victim2@y.example"
+    store.customers["c-evil"] = CustomerRecord("c-evil", {"email": evil})
+    store.customers["c-ok"] = CustomerRecord("c-ok", {"email": "ana@example.com"})
+    for key, customer in (("k-evil", "c-evil"), ("k-ok", "c-ok")):
+        store.effects[key] = replace(
+            make_effect(key, "email", data={"name": "Ana", "coupon": "C"}),
+            customer_id=customer,
+        )
+    report = dispatch(store, registry, clock=VirtualClock(datetime(2026, 3, 1, tzinfo=UTC)))
+    assert (report.sent, report.failed) == (1, 1)
+    effects = {e.key: e for e in store.get_effects()}
+    assert effects["k-evil"].status == "failed"
+    assert "several addresses" in (effects["k-evil"].last_error or "")
+    assert "victim2" not in (effects["k-evil"].last_error or "")  # cut short
+    assert effects["k-ok"].status == "sent"
+    assert recorder.recipients == ["ana@example.com"]
+    [msg] = recorder.messages
+    assert msg["To"] == "ana@example.com"
+
+
+def test_a_valid_address_is_normalised_and_delivered_once(
+    smtp: tuple[Recorder, int], templates: Path
+) -> None:
+    recorder, port = smtp
+    channel = make_channel(config(port, templates), SentKeys(None, "email"))
+    assert channel.deliver(effect("k-norm", to="Ana.Silva@EXAMPLE.com")).status == "sent"
+    assert channel.deliver(effect("k-norm", to="Ana.Silva@EXAMPLE.com")).status == "sent"
+    assert recorder.recipients == ["Ana.Silva@example.com"]
+    assert [m["To"] for m in recorder.messages] == ["Ana.Silva@example.com"]
+
+
+def test_an_international_domain_goes_out_in_ascii(
+    smtp: tuple[Recorder, int], templates: Path
+) -> None:
+    recorder, port = smtp
+    channel = make_channel(config(port, templates), SentKeys(None, "email"))
+    assert channel.deliver(effect("k-idn", to="ana@bücher.example")).status == "sent"
+    assert recorder.recipients == ["ana@xn--bcher-kva.example"]
+
+
+def test_a_non_string_recipient_is_refused(smtp: tuple[Recorder, int], templates: Path) -> None:
+    recorder, port = smtp
+    channel = make_channel(config(port, templates), SentKeys(None, "email"))
+    delivery = channel.deliver(effect("k-list", to=["a@x.example", "b@y.example"]))
+    assert delivery.status == "permanent_failure"
+    assert "one e-mail address as a string, not list" in (delivery.detail or "")
+    assert recorder.recipients == []
+
+
+def test_the_customer_attribute_is_checked_too(smtp: tuple[Recorder, int], templates: Path) -> None:
+    recorder, port = smtp
+    channel = make_channel(config(port, templates), SentKeys(None, "email"))
+    bare = replace(
+        make_effect("k-attr", "email", template="bare"),
+        customer={"email": "Bob <victim@y.example>", "first_name": "Bob"},
+    )
+    delivery = channel.deliver(bare)
+    assert delivery.status == "permanent_failure"
+    assert "the customer's email attribute: a display name" in (delivery.detail or "")
+    assert recorder.recipients == []
+
+
+def test_template_values_cannot_add_headers(smtp: tuple[Recorder, int], templates: Path) -> None:
+    """The subject is rendered from data; a line break in a value is folded
+    into one line, never a new header or recipient."""
+    recorder, port = smtp
+    channel = make_channel(config(port, templates), SentKeys(None, "email"))
+    name = "Ana\r\nBcc: victim@y.example\r\nX-Evil: 1\u2028Reply-To: evil@y.example"
+    assert channel.deliver(effect("k-inject", name=name)).status == "sent"
+    [msg] = recorder.messages
+    assert recorder.recipients == ["ana@example.com"]
+    assert msg["Bcc"] is None and msg["X-Evil"] is None and msg["Reply-To"] is None
+    assert {name.lower() for name in msg} == {  # the header names
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "x-journeyflow-effect-key",
+        "content-type",
+        "mime-version",
+    }
+    # long subjects are folded onto continuation lines, which unfold to one line
+    assert " ".join(msg["Subject"].split()).startswith("Welcome, Ana Bcc: victim@y.example X-")
+
+
 def test_message_id_uses_the_sender_domain() -> None:
     assert message_id("abc", "Salon <hi@salon.example>") == "<abc@salon.example>"
     assert message_id("abc", "nobody") == "<abc@journeyflow.invalid>"
@@ -194,7 +339,7 @@ def test_config_from_environment() -> None:
             "JOURNEYFLOW_SMTP_HOST": "mail",
             "JOURNEYFLOW_SMTP_STARTTLS": "1",
             "JOURNEYFLOW_SMTP_USERNAME": "u",
-            "JOURNEYFLOW_SMTP_FROM": "a@b",
+            "JOURNEYFLOW_SMTP_FROM": "a@b.example",
             "JOURNEYFLOW_EMAIL_TEMPLATES": "/t",
         }
     )

@@ -21,7 +21,16 @@ the template uses but nobody gave fails the effect (StrictUndefined), naming
 it. HTML is autoescaped; `.txt` files are not (they are plain text).
 
 The recipient is `data.to` (journeys write `to: '=customer.email'`), else the
-customer's `email` attribute. `Message-ID` is `<effect key@from domain>`.
+customer's `email` attribute: exactly one bare address, checked by
+email-validator without DNS (`addresses.recipient`); anything else (several
+addresses, a display name, group syntax, a line break, an overlong or empty
+value) fails the effect permanently with a reason naming the problem, and
+nothing is sent. The SMTP envelope names that one address, never what a
+header says. The From setting is checked when the configuration is read
+(`config.SmtpConfig`); a malformed one makes every delivery a temporary
+failure naming it. The subject is one line (whitespace, line breaks
+included, collapsed), so a template value cannot add a header.
+`Message-ID` is `<effect key@from domain>`.
 
 Delivery guarantee: a key the SMTP server accepted is recorded in a local
 sent-keys file (`JOURNEYFLOW_STATE_DIR`, default `.journeyflow/`) and never
@@ -32,7 +41,6 @@ systems drop it. Keep the state folder on persistent storage, one per deployment
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
 from collections.abc import Iterable, Mapping
@@ -47,48 +55,20 @@ import jinja2
 
 from journeyflow import Channel, Delivery, Effect, hookimpl
 from journeyflow.delivery import SentKeys
+from journeyflow_email.addresses import AddressError, Mailbox, recipient
+from journeyflow_email.config import ConfigError, SmtpConfig
+
+__all__ = [
+    "ConfigError",
+    "EmailChannel",
+    "SmtpConfig",
+    "Templates",
+    "make_channel",
+    "message_id",
+]
 
 __version__ = version("journeyflow-email")
 NAME = "email"
-
-
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    host: str = "localhost"
-    port: int | None = None
-    starttls: bool = False
-    ssl: bool = False
-    username: str | None = None
-    password: str | None = None
-    sender: str | None = None
-    cafile: str | None = None
-    timeout: float = 10.0
-    templates: Path = Path("templates/email")
-
-    @property
-    def effective_port(self) -> int:
-        return self.port or (465 if self.ssl else 587 if self.starttls else 25)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpConfig:
-        env = os.environ if environ is None else environ
-        port = env.get("JOURNEYFLOW_SMTP_PORT")
-        return cls(
-            host=env.get("JOURNEYFLOW_SMTP_HOST") or "localhost",
-            port=int(port) if port else None,
-            starttls=_flag(env.get("JOURNEYFLOW_SMTP_STARTTLS")),
-            ssl=_flag(env.get("JOURNEYFLOW_SMTP_SSL")),
-            username=env.get("JOURNEYFLOW_SMTP_USERNAME") or None,
-            password=env.get("JOURNEYFLOW_SMTP_PASSWORD") or None,
-            sender=env.get("JOURNEYFLOW_SMTP_FROM") or None,
-            cafile=env.get("JOURNEYFLOW_SMTP_CAFILE") or None,
-            timeout=float(env.get("JOURNEYFLOW_SMTP_TIMEOUT") or 10),
-            templates=Path(env.get("JOURNEYFLOW_EMAIL_TEMPLATES") or "templates/email"),
-        )
 
 
 @dataclass(frozen=True)
@@ -136,28 +116,37 @@ class EmailChannel:
         self.config = config
         self.sent = sent
         self.templates = Templates(config.templates)
+        self.sender: Mailbox | None = config.sender_mailbox()
 
     def __call__(self, effect: Effect) -> Delivery:
         if effect.key in self.sent:
             return Delivery.sent("already delivered")
-        if not self.config.sender:
+        if self.sender is None:
             return Delivery.retry("JOURNEYFLOW_SMTP_FROM is not set: the From address")
-        message = self.build(effect)
-        if isinstance(message, Delivery):
-            return message
-        delivery = self._send(message)
+        built = self.build(effect)
+        if isinstance(built, Delivery):
+            return built
+        message, to = built
+        delivery = self._send(message, self.sender.address, to)
         if delivery.status == "sent":
             self.sent.add(effect.key, delivery.detail)
         return delivery
 
-    def build(self, effect: Effect) -> EmailMessage | Delivery:
-        """The message for an effect, or a permanent failure saying why not."""
-        to = effect.data.get("to") or effect.customer.get("email")
-        if not to:
+    def build(self, effect: Effect) -> tuple[EmailMessage, str] | Delivery:
+        """The message for an effect and its one recipient, or a permanent
+        failure saying why not."""
+        where, raw = "data.to", effect.data.get("to")
+        if not raw:
+            where, raw = "the customer's email attribute", effect.customer.get("email")
+        if not raw:
             return Delivery.give_up(
                 f"no e-mail address for customer {effect.customer_id!r}: "
                 "put `to: '=customer.email'` in the send's data"
             )
+        try:
+            to = recipient(raw, where)
+        except AddressError as exc:
+            return Delivery.give_up(str(exc))
         if not effect.template:
             return Delivery.give_up("an e-mail needs `template:`")
         context = {
@@ -176,25 +165,25 @@ class EmailChannel:
             )
         except jinja2.TemplateError as exc:
             return Delivery.give_up(f"e-mail template {effect.template!r}: {exc}")
-        assert self.config.sender is not None
+        assert self.sender is not None
         msg = EmailMessage()
-        msg["From"] = self.config.sender
-        msg["To"] = str(to)
-        msg["Subject"] = rendered.subject
+        msg["From"] = self.sender.header
+        msg["To"] = to
+        msg["Subject"] = rendered.subject  # one line: Templates.render collapses whitespace
         msg["Date"] = formatdate(localtime=False)
-        msg["Message-ID"] = message_id(effect.key, self.config.sender)
+        msg["Message-ID"] = message_id(effect.key, self.sender.header)
         msg["X-Journeyflow-Effect-Key"] = effect.key
         if rendered.text is not None:
             msg.set_content(rendered.text)
             msg.add_alternative(rendered.html, subtype="html")
         else:
             msg.set_content(rendered.html, subtype="html")
-        return msg
+        return msg, to
 
     def _context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.config.cafile)
 
-    def _send(self, msg: EmailMessage) -> Delivery:
+    def _send(self, msg: EmailMessage, sender: str, to: str) -> Delivery:
         cfg = self.config
         where = f"{cfg.host}:{cfg.effective_port}"
         try:
@@ -210,7 +199,8 @@ class EmailChannel:
                     smtp.starttls(context=self._context())
                 if cfg.username:
                     smtp.login(cfg.username, cfg.password or "")
-                smtp.send_message(msg)
+                # the envelope, not the headers, says who receives it: exactly `to`
+                smtp.send_message(msg, from_addr=sender, to_addrs=[to])
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             return _by_code(code, f"{where} refused the recipient: {code} {_text(text)}")
@@ -237,9 +227,31 @@ def _by_code(code: int, detail: str) -> Delivery:
     return Delivery.give_up(detail) if 500 <= code < 600 else Delivery.retry(detail)
 
 
+class Misconfigured:
+    """The channel while a setting is malformed: every delivery waits, with
+    the reason, so fixing the setting and restarting lets the retries through
+    (as with a missing setting) instead of failing effects for good."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = f"{reason}; fix it and restart the deliverer"
+
+    def __call__(self, effect: Effect) -> Delivery:
+        return Delivery.retry(self.reason)
+
+
 def make_channel(config: SmtpConfig | None = None, sent: SentKeys | None = None) -> Channel:
-    """The `email` Channel (configuration from the environment by default)."""
-    config = config or SmtpConfig.from_env()
+    """The `email` Channel (configuration from the environment by default;
+    a malformed setting there gives a channel that answers every effect with
+    a temporary failure naming it)."""
+    if config is None:
+        try:
+            config = SmtpConfig.from_env()
+        except ConfigError as exc:
+            return Channel(
+                NAME,
+                deliver=Misconfigured(str(exc)),
+                description="e-mail over SMTP from Jinja2 templates (misconfigured)",
+            )
     sent = sent or SentKeys.in_state_dir(NAME)
     return Channel(
         NAME,
