@@ -46,7 +46,7 @@ class Harness:
         )
 
     def effect(self, key: str) -> Effect:
-        return make_effect(key, "sms", data={"to": "+15550100", "coupon": "GIFT10"})
+        return make_effect(key, "sms", data={"to": "+1 650 253 0000", "coupon": "GIFT10"})
 
     def deliveries(self, key: str) -> int:
         return self.server.accepted(key)
@@ -63,13 +63,14 @@ class TestSmsConformance(ChannelConformance):
 
 def test_posts_to_messages_with_bearer_token(server: LocalHTTPServer, templates: Path) -> None:
     channel = make_channel(config(server, templates), SentKeys(None, "sms"))
-    delivery = channel.deliver(make_effect("k1", "sms", data={"to": "+1555", "coupon": "X9"}))
+    effect = make_effect("k1", "sms", data={"to": "+1 (650) 253-0000", "coupon": "X9"})
+    delivery = channel.deliver(effect)
     assert delivery.status == "sent" and delivery.detail == "provider id msg-1"
     [request] = server.requests
     assert request["path"] == "/v1/messages"
     assert request["headers"]["authorization"] == f"Bearer {TOKEN}"
     assert json.loads(request["body"]) == {
-        "to": "+1555",
+        "to": "+16502530000",  # E.164, whatever was written
         "body": "Hi! Your coupon: X9",
         "from": "Salon",
         "reference": "k1",
@@ -84,11 +85,11 @@ def test_phone_from_customer_attributes_and_body_from_data(
     channel = make_channel(config(server, templates), SentKeys(None, "sms"))
     effect = replace(
         make_effect("k2", "sms", template=None, data={"body": "See you at 3pm"}),
-        customer={"phone": "+1777"},
+        customer={"phone": "+44 20 7946 0958"},
     )
     assert channel.deliver(effect).status == "sent"
     sent = json.loads(server.requests[0]["body"])
-    assert (sent["to"], sent["body"]) == ("+1777", "See you at 3pm")
+    assert (sent["to"], sent["body"]) == ("+442079460958", "See you at 3pm")
 
 
 def test_wrong_token_is_a_temporary_configuration_problem(
@@ -96,7 +97,7 @@ def test_wrong_token_is_a_temporary_configuration_problem(
 ) -> None:
     bad = SmsConfig(f"{server.url}/v1", "wrong", None, templates, 5)
     delivery = make_channel(bad, SentKeys(None, "sms")).deliver(
-        make_effect("k3", "sms", data={"to": "+1", "coupon": "c"})
+        make_effect("k3", "sms", data={"to": "+16502530000", "coupon": "c"})
     )
     assert delivery.status == "temporary_failure"
     assert "JOURNEYFLOW_SMS_TOKEN" in (delivery.detail or "")
@@ -106,9 +107,9 @@ def test_wrong_token_is_a_temporary_configuration_problem(
     ("data", "template", "words"),
     [
         ({"coupon": "c"}, "welcome", "no phone number"),
-        ({"to": "+1"}, "welcome", "'coupon' is undefined"),
-        ({"to": "+1"}, "missing", "no SMS template 'missing.txt'"),
-        ({"to": "+1"}, None, "needs `template:`"),
+        ({"to": "+16502530000"}, "welcome", "'coupon' is undefined"),
+        ({"to": "+16502530000"}, "missing", "no SMS template 'missing.txt'"),
+        ({"to": "+16502530000"}, None, "needs `template:`"),
     ],
 )
 def test_unsendable_effects_fail_permanently_with_a_reason(

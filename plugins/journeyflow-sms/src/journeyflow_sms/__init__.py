@@ -11,9 +11,16 @@ Configuration (environment, read when the plugins are loaded):
     JOURNEYFLOW_SMS_FROM       sender id or number (optional)
     JOURNEYFLOW_SMS_TEMPLATES  folder of `<template>.txt` Jinja2 files (default templates/sms)
     JOURNEYFLOW_SMS_TIMEOUT    seconds, default 10
+    JOURNEYFLOW_SMS_REGION     region for numbers written without +country code (e.g. FR);
+                               default none: every number needs its leading +
 
 The recipient is `data.to` (journeys write `to: '=customer.phone'`), else the
-customer's `phone` attribute. The text is `data.body`, else the template
+customer's `phone` attribute: one valid number, sent in E.164 (`phones.e164`,
+by `phonenumbers`); anything else fails the effect permanently with the
+reason, and nothing is sent. Settings are checked when read
+(`config.SmsConfig`); a malformed one makes every delivery a temporary
+failure naming it. Every reason is redacted (`redact`): no token, no URL
+credentials. The text is `data.body`, else the template
 `<template>.txt` rendered with the send's `data` (StrictUndefined: a missing
 value fails the effect, naming it). Answers are read by journeyflow's shared
 HTTP classification (`journeyflow.delivery.classify_http`), as for webhooks:
@@ -25,39 +32,22 @@ temporary; 401/403 temporary with a hint to check the token; other 4xx and
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import replace
 from importlib.metadata import version
-from pathlib import Path
 
 import jinja2
 
 from journeyflow import Channel, Delivery, Effect, hookimpl
 from journeyflow.delivery import SentKeys, post
+from journeyflow_sms.config import ConfigError, SmsConfig
+from journeyflow_sms.phones import PhoneError, e164
+from journeyflow_sms.redact import redact
+
+__all__ = ["ConfigError", "SmsChannel", "SmsConfig", "make_channel"]
 
 __version__ = version("journeyflow-sms")
 NAME = "sms"
-
-
-@dataclass(frozen=True)
-class SmsConfig:
-    base_url: str | None = None
-    token: str | None = None
-    sender: str | None = None
-    templates: Path = Path("templates/sms")
-    timeout: float = 10.0
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmsConfig:
-        env = os.environ if environ is None else environ
-        return cls(
-            base_url=env.get("JOURNEYFLOW_SMS_BASE_URL") or None,
-            token=env.get("JOURNEYFLOW_SMS_TOKEN") or None,
-            sender=env.get("JOURNEYFLOW_SMS_FROM") or None,
-            templates=Path(env.get("JOURNEYFLOW_SMS_TEMPLATES") or "templates/sms"),
-            timeout=float(env.get("JOURNEYFLOW_SMS_TIMEOUT") or 10),
-        )
 
 
 class SmsChannel:
@@ -78,22 +68,36 @@ class SmsChannel:
             return Delivery.sent("already delivered")
         if not self.config.base_url or not self.config.token:
             return Delivery.retry("set JOURNEYFLOW_SMS_BASE_URL and JOURNEYFLOW_SMS_TOKEN")
-        to = effect.data.get("to") or effect.customer.get("phone")
-        if not to:
+        to = self._recipient(effect)
+        if isinstance(to, Delivery):
+            return to
+        body = self._body(effect)
+        if isinstance(body, Delivery):
+            return body
+        message = {"to": to, "body": body, "reference": effect.key}
+        if self.config.sender:
+            message["from"] = self.config.sender
+        delivery = self._post(json.dumps(message).encode(), effect.key)
+        if delivery.detail:  # the kit quotes the URL in network errors
+            delivery = replace(delivery, detail=redact(delivery.detail, [self.config.token]))
+        if delivery.status == "sent":
+            self.sent.add(effect.key, delivery.detail)
+        return delivery
+
+    def _recipient(self, effect: Effect) -> str | Delivery:
+        """The number in E.164, or a permanent failure saying why not."""
+        where, raw = "data.to", effect.data.get("to")
+        if not raw:
+            where, raw = "the customer's phone attribute", effect.customer.get("phone")
+        if not raw:
             return Delivery.give_up(
                 f"no phone number for customer {effect.customer_id!r}: "
                 "put `to: '=customer.phone'` in the send's data"
             )
-        body = self._body(effect)
-        if isinstance(body, Delivery):
-            return body
-        message = {"to": str(to), "body": body, "reference": effect.key}
-        if self.config.sender:
-            message["from"] = self.config.sender
-        delivery = self._post(json.dumps(message).encode(), effect.key)
-        if delivery.status == "sent":
-            self.sent.add(effect.key, delivery.detail)
-        return delivery
+        try:
+            return e164(raw, where, self.config.region)
+        except PhoneError as exc:
+            return Delivery.give_up(str(exc))
 
     def _body(self, effect: Effect) -> str | Delivery:
         if effect.data.get("body"):
@@ -131,9 +135,31 @@ class SmsChannel:
         return Delivery.sent(f"provider id {provider_id}") if provider_id else answer.delivery
 
 
+class Misconfigured:
+    """The channel while a setting is malformed: every delivery waits, with
+    the reason, so fixing the setting and restarting lets the retries through
+    (as with a missing setting) instead of failing effects for good."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = f"{reason}; fix it and restart the deliverer"
+
+    def __call__(self, effect: Effect) -> Delivery:
+        return Delivery.retry(self.reason)
+
+
 def make_channel(config: SmsConfig | None = None, sent: SentKeys | None = None) -> Channel:
-    """The `sms` Channel (configuration from the environment by default)."""
-    config = config or SmsConfig.from_env()
+    """The `sms` Channel (configuration from the environment by default;
+    a malformed setting there gives a channel that answers every effect with
+    a temporary failure naming it)."""
+    if config is None:
+        try:
+            config = SmsConfig.from_env()
+        except ConfigError as exc:
+            return Channel(
+                NAME,
+                deliver=Misconfigured(str(exc)),
+                description="SMS through a provider's HTTP API (misconfigured)",
+            )
     sent = sent or SentKeys.in_state_dir(NAME)
     return Channel(
         NAME,
