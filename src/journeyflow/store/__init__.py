@@ -9,6 +9,8 @@ a property test checks they agree. The package's modules:
   collect additions, end as a context manager);
 * `memory.py`: the in-memory store (tests, simulations, backtests);
 * `sql/`: the SQLAlchemy store, one module per job (see its `__init__`);
+* `deadletter.py`: rejected events kept with their reason, in memory and the
+  protocol both stores follow;
 * `tables.py` and `migrations/`: the schema and its Alembic revisions;
 * `errors.py`: a database error in one line.
 

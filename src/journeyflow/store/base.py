@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from journeyflow.events import Event
+from journeyflow.store.deadletter import DeadLetters
 from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
 
 
@@ -82,7 +83,7 @@ class UnitOfWork(Protocol):
         ...
 
 
-class Store(Protocol):
+class Store(DeadLetters, Protocol):
     def unit_of_work(self) -> UnitOfWork: ...
 
     # Journey versions: what was loaded, so a changed file without a bump is refused.

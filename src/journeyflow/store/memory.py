@@ -13,12 +13,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from journeyflow.store.deadletter import MemoryDeadLetters
 from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
 from journeyflow.store.unit import LoadedRecords
 
 
-class MemoryStore:
+class MemoryStore(MemoryDeadLetters):
     def __init__(self) -> None:
+        super().__init__()  # the rejected events (deadletter.py)
         self.customers: dict[str, CustomerRecord] = {}
         self.enrolments: dict[str, EnrolmentRecord] = {}
         self.by_customer: dict[str, list[str]] = {}

@@ -10,10 +10,12 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -115,4 +117,23 @@ outbox = Table(
     Column("next_attempt_at", DateTime, nullable=True),
     Index("ix_outbox_status", "status", "created_at"),
     Index("ix_outbox_customer", "customer_id"),
+)
+
+# Events the engine refused, kept with why (the dead-letter table, store/deadletter.py):
+# bounded in rows by the engine, in raw bytes by MAX_RAW_BYTES. `raw` is bytes,
+# not text: a line that is not UTF-8, or holds a NUL, is among what is kept.
+rejected_events = Table(
+    "rejected_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # arrival order
+    Column("fingerprint", String(64), nullable=False),  # source, line, raw: kept once
+    Column("source", Text, nullable=False),
+    Column("line", Integer, nullable=True),
+    Column("kind", String(40), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("raw_truncated", Boolean, nullable=False),
+    UniqueConstraint("fingerprint", name="uq_rejected_events_fingerprint"),
+    Index("ix_rejected_events_received_at", "received_at"),
 )

@@ -28,7 +28,8 @@ One module per job:
 * `sqlite.py`: SQLite's settings, write lock, writer connection;
 * `bulk.py`: SQLite's fast path, rows straight to the driver;
 * `cache.py`: customers kept between units of work (SQLite);
-* `postgresql.py`: advisory locks per customer, `SKIP LOCKED` claims.
+* `postgresql.py`: advisory locks per customer, `SKIP LOCKED` claims;
+* `rejected.py`: the dead-letter table of refused events.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from journeyflow.store.sql.bulk import BulkStatements
 from journeyflow.store.sql.cache import DEFAULT_CAPACITY, RecordCache
 from journeyflow.store.sql.database import open_engine, upgrade
 from journeyflow.store.sql.postgresql import skip_locked
+from journeyflow.store.sql.rejected import SqlDeadLetters
 from journeyflow.store.sql.rows import (
     customer_record,
     effect_record,
@@ -36,8 +37,10 @@ from journeyflow.store.sql.sqlite import WRITE, WriterConnection, chunked
 from journeyflow.store.sql.unit_of_work import SqlUnitOfWork
 
 
-class SqlStore:
-    """:param cache_customers: customers kept between units of work (SQLite only;
+class SqlStore(SqlDeadLetters):
+    """The rejected events are `SqlDeadLetters` (`rejected.py`).
+
+    :param cache_customers: customers kept between units of work (SQLite only;
     0 turns the cache off)
     :param migrate: upgrade the schema on opening (the default)"""
 
