@@ -4,6 +4,7 @@ at its line, on one screen, without a traceback; good files pass."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -186,3 +187,104 @@ def test_a_broken_plugin_set_falls_back_to_first_party_names(
     exit_code, output = validate(str(path))
     assert exit_code == 0
     assert "note: plugins not loaded (plugin 'x' cannot be imported)" in output
+
+
+# --- hostile journeys: refused with a located error, never a crash or a hang ---
+
+HOSTILE_HEAD = """journey: hostile
+version: 1
+entry:
+  on: [signed_up]
+initial: welcome
+states:
+  welcome:
+    transitions:
+      - after: 1d
+        to: done
+"""
+
+
+def _hostile_when(expression: str) -> str:
+    return (
+        HOSTILE_HEAD
+        + f"      - on: clicked\n        when: '{expression}'\n        to: done\n"
+        + "  done:\n    final: true\n"
+    )
+
+
+def _validate_in_a_process(path: Path) -> subprocess.CompletedProcess[str]:
+    """`journeyflow validate` in its own process: a segfault shows as a signal
+    (a negative return code) instead of killing the test run; the timeout is a
+    hang guard, not a timing assert."""
+    exe = Path(sys.executable).with_name("journeyflow")
+    return subprocess.run(
+        [str(exe), "validate", "--no-plugins", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "expression", "code"),
+    [
+        # each of these 40 KB expressions killed the process with SIGSEGV in the
+        # CEL library (the first two in validate, the third when ingesting)
+        ("selection chain", "has(customer" + ".a" * 20_000 + ")", "JF404"),
+        ("string concatenation", "+".join(['"a"'] * 10_000), "JF404"),
+        ("addition chain", "+".join(["1"] * 20_000), "JF404"),
+        # within the length limit, still too deep for comfort
+        ("short selection chain", "has(customer" + ".a" * 100 + ")", "JF405"),
+        ("short addition chain", "customer.n == " + "+".join(["1"] * 100), "JF405"),
+        ("brackets", "(" * 80 + "1" + ")" * 80 + " == 1", "JF405"),
+        # 1.29 GB to compile before
+        ("list literal of 240,000 items", "size([" + ",".join(["1"] * 240_000) + "]) > 0", "JF404"),
+        ("list literal of 300 items", "size([" + ",".join(["1"] * 300) + "]) > 0", "JF406"),
+        (
+            "three nested comprehensions",
+            "[1,2].map(x, [1,2].map(y, [1,2].map(z, x + y + z))).size() > 0",
+            "JF407",
+        ),
+    ],
+)
+def test_hostile_cel_is_refused_with_its_code_at_its_line(
+    tmp_path: Path, name: str, expression: str, code: str
+) -> None:
+    path = tmp_path / "hostile.yaml"
+    path.write_text(_hostile_when(expression))
+    run = _validate_in_a_process(path)
+    assert run.returncode == 1, (name, run.returncode, run.stderr[-2000:])
+    assert f"{path.as_posix()}:12:15: error {code}: " in run.stdout, run.stdout[:2000]
+    assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_a_yaml_list_of_240000_items_is_refused_early(tmp_path: Path) -> None:
+    path = tmp_path / "hostile.yaml"
+    path.write_text(
+        HOSTILE_HEAD.replace(
+            "version: 1\n", "version: 1\nkpis: [" + ", ".join(["a"] * 240_000) + "]\n"
+        )
+        + "  done:\n    final: true\n"
+    )
+    run = _validate_in_a_process(path)
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert re.search(rf"^{re.escape(path.as_posix())}:3:\d+: error JF114: ", run.stdout, re.M)
+
+
+def test_what_never_ends_is_read_only_up_to_the_limit(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.yaml"
+    with huge.open("wb") as f:
+        f.truncate(3 * 1024 * 1024)  # sparse: its size says so, but /dev/zero's does not
+    for path in (Path("/dev/zero"), huge):
+        run = _validate_in_a_process(path)
+        assert run.returncode == 1
+        assert f"{path.as_posix()}:1:1: error JF101: " in run.stdout, run.stdout
+
+
+def test_a_named_pipe_nobody_writes_to_reads_as_empty(tmp_path: Path) -> None:
+    fifo = tmp_path / "journey.yaml"
+    os.mkfifo(fifo)
+    run = _validate_in_a_process(fifo)
+    assert run.returncode == 1
+    assert f"{fifo.as_posix()}:1:1: error JF105: " in run.stdout, run.stdout

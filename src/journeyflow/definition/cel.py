@@ -20,9 +20,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import cel
 
+from journeyflow.definition.limits import (
+    MAX_COMPREHENSION_COST,
+    Shape,
+    check_expression,
+)
 from journeyflow.exceptions import ExpressionError
 
 SCOPE_NAMES = frozenset({"customer", "event", "state", "now"})
+NO_COMPREHENSIONS = Shape()
 
 # CEL's standard functions and macros (the ones the interpreter provides);
 # anything else must be a journeyflow helper or a plugin's function.
@@ -87,16 +93,34 @@ class Expression:
     # a plain field path (`event.properties.total`): CEL's map selection is a key
     # lookup, so it is done directly: the same result, without building a context
     path: tuple[str, ...] | None = None
+    # its comprehensions, to refuse work the interpreter could not be stopped in
+    shape: Shape = NO_COMPREHENSIONS
 
     def evaluate(self, scope: Scope) -> Any:
         """Evaluate; raise ExpressionError for any run-time failure (missing key,
         wrong type). Callers decide what a failure means (a guard counts false)."""
         if self.path is not None:
             return self._select(scope)
+        if self.shape.comprehensions:
+            self._check_cost(scope)
         try:
             return self.program.execute(scope.context(self.uses, self.calls))
         except Exception as exc:  # the interpreter raises several builtin types
             raise ExpressionError(f"{self.source!r} failed: {_short(exc)}") from exc
+
+    def _check_cost(self, scope: Scope) -> None:
+        """Refuse before starting when the lists in scope are too long for the
+        comprehensions: evaluation runs in the CEL library and cannot be cut."""
+        values = [
+            getattr(scope, name) for name in ("customer", "event", "state") if name in self.uses
+        ]
+        items = max(self.shape.literal_items, _largest_collection(values))
+        cost = self.shape.cost(items)
+        if cost > MAX_COMPREHENSION_COST:
+            raise ExpressionError(
+                f"{_clip(self.source)!r} not run: its comprehensions over a list of {items} "
+                f"items would take about {cost:,} steps, more than {MAX_COMPREHENSION_COST:,}"
+            )
 
     def _select(self, scope: Scope) -> Any:
         assert self.path is not None
@@ -123,6 +147,25 @@ def _field_path(source: str) -> tuple[str, ...] | None:
     return (m.group(1), *[k for k in m.group(2).split(".") if k])
 
 
+def _largest_collection(values: list[Any]) -> int:
+    """The length of the longest list or map anywhere in `values` (no recursion:
+    data nests at most as deep as events allow, but a stack costs nothing)."""
+    largest, stack = 0, list(values)
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Mapping):
+            largest = max(largest, len(value))
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            largest = max(largest, len(value))
+            stack.extend(value)
+    return largest
+
+
+def _clip(source: str) -> str:
+    return source if len(source) <= 80 else source[:77] + "..."
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if isinstance(exc, KeyError):
@@ -141,6 +184,8 @@ def compile_expression(
     :param names: the variables the expression may use
     :param functions: extra function names (from plugins) beyond CEL's and ours
     """
+    # first, in Python: beyond these bounds the CEL library crashes the process
+    shape = check_expression(source)
     try:
         program = cel.compile(source)
     except Exception as exc:
@@ -163,7 +208,12 @@ def compile_expression(
         )
     calls = frozenset(refs["functions"]) - STANDARD_FUNCTIONS
     return Expression(
-        source, program, frozenset(refs["variables"]) & SCOPE_NAMES, calls, _field_path(source)
+        source,
+        program,
+        frozenset(refs["variables"]) & SCOPE_NAMES,
+        calls,
+        _field_path(source),
+        shape,
     )
 
 

@@ -26,10 +26,19 @@ Codes (stable; `docs/errors.md` has an example for each):
     JF314  two files define the same journey id and version (`loader.analyse_paths`)
     JF315  split states whose branches lead back round to each other (a customer
            whose branches close the loop would split for ever)
+    JF208  a duration longer than 3650 days (`after:`, a task's `due:`, a
+           test's `advance:`): datetime arithmetic from an event time overflows
+    JF209  a journey id, state name or channel name longer than 100 characters
+           (the width of the store's columns)
     JF401  CEL that does not compile
     JF402  CEL naming an unknown variable
     JF403  CEL calling an unknown function (a warning when no plugin registry
            is given: a plugin may provide it)
+    JF404  CEL longer than 4096 characters       (the bounds are `limits.py`'s,
+    JF405  CEL nested more than 64 levels deep    checked before the CEL library
+    JF406  a CEL list or map literal of more      sees the text: beyond them it
+           than 256 items                         crashes or hangs the process)
+    JF407  CEL comprehensions nested more than 2 deep
     names that plugins register — warnings without a registry (only names
     outside the first-party channels and the built-in verticals), errors with one:
     JF501  channel        JF502  segment        JF503  KPI        JF504  vertical
@@ -57,6 +66,8 @@ from zoneinfo import available_timezones
 
 from journeyflow.definition import dsl
 from journeyflow.definition.cel import SCOPE_NAMES, compile_expression, is_valid_zone
+from journeyflow.definition.durations import format_duration, parse_duration
+from journeyflow.definition.limits import MAX_DURATION, MAX_NAME_CHARS, ExpressionLimitError
 from journeyflow.exceptions import ExpressionError, Problem
 
 if TYPE_CHECKING:
@@ -177,6 +188,7 @@ class _Checker:
 
     def run(self) -> None:
         self.check_journey_fields()
+        self.check_sizes()
         for name, state in self.j.states.items():
             self.check_state(name, state)
         self.check_reachability()
@@ -213,6 +225,53 @@ class _Checker:
                 "America/Sao_Paulo, Europe/Kyiv or UTC)",
                 ("timezone",),
             )
+
+    # --- sizes the store and datetime arithmetic can hold (limits.py) -------------
+
+    def check_sizes(self) -> None:
+        names: list[tuple[str, str, Path_, bool]] = [
+            ("journey id", self.j.journey, ("journey",), False)
+        ]
+        names += [("state name", n, ("states", n), True) for n in self.j.states]
+        names += [("channel name", c, path, False) for c, path in self._channels()]
+        for what, name, path, key in names:
+            if len(name) > MAX_NAME_CHARS:
+                self.report(
+                    "JF209",
+                    f"the {what} {name[:20]!r}... is {len(name)} characters long, more than "
+                    f"{MAX_NAME_CHARS} (the store's column width): shorten it",
+                    path,
+                    key=key,
+                )
+        for text, path in self._durations():
+            if parse_duration(text) > MAX_DURATION:
+                self.report(
+                    "JF208",
+                    f"the duration {text!r} is longer than {format_duration(MAX_DURATION)} "
+                    "(10 years): no timer needs to wait longer, and a date that far "
+                    "ahead overflows; use a shorter duration, or an `at:` timer",
+                    path,
+                )
+
+    def _durations(self) -> Iterator[tuple[str, Path_]]:
+        for name, state in self.j.states.items():
+            for i, t in enumerate(state.transitions):
+                if t.after is not None:
+                    yield t.after, ("states", name, "transitions", i, "after")
+                for a, action in enumerate(t.actions):
+                    if isinstance(action, dsl.TaskAction) and action.task.due is not None:
+                        yield (
+                            action.task.due,
+                            ("states", name, "transitions", i, "actions", a, "task", "due"),
+                        )
+            for kind in ("on_enter", "on_exit"):
+                for a, action in enumerate(getattr(state, kind)):
+                    if isinstance(action, dsl.TaskAction) and action.task.due is not None:
+                        yield action.task.due, ("states", name, kind, a, "task", "due")
+        for ti, test in enumerate(self.j.tests):
+            for si, step in enumerate(test.steps):
+                if isinstance(step, dsl.AdvanceStep):
+                    yield step.advance, ("tests", ti, "steps", si, "advance")
 
     # --- one state -------------------------------------------------------------
 
@@ -495,6 +554,8 @@ class _Checker:
         functions = self.known.functions if self.known else frozenset()
         try:
             compile_expression(source, functions=functions)
+        except ExpressionLimitError as exc:
+            self.report(exc.code, str(exc), path)
         except ExpressionError as exc:
             text = str(exc)
             if text.startswith("unknown name"):

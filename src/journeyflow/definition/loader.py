@@ -42,6 +42,7 @@ from journeyflow.definition.yaml_reader import (
     construct,
     decode_text,
     kind_of,
+    read_bounded,
     read_yaml,
     source_lines,
     too_large,
@@ -195,12 +196,12 @@ def analyse_file(path: str | Path, *, known: KnownNames | None = None) -> Analys
     p = Path(path)
     name = p.as_posix()
     try:
-        if p.stat().st_size > MAX_BYTES:
-            return Analysis(name, problems=[too_large(name)])
-        raw = p.read_bytes()
+        raw = read_bounded(p)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         return Analysis(name, problems=[Problem("JF100", f"cannot read {name!r}: {reason}", name)])
+    if raw is None:
+        return Analysis(name, problems=[too_large(name)])
     return analyse(raw, name, known=known)
 
 
