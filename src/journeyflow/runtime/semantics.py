@@ -11,6 +11,15 @@ instant fire after events.
 
 A `CustomerRun` sees the engine only through `Rules` (the compiled journeys,
 the CEL functions, the limits) and the store only through its unit of work.
+
+Bounds on one turn (docs/semantics.md, "Loops and bounds"): a journey that
+loops must cost a bounded amount of work and memory, whatever it says. One
+turn takes at most MAX_STEPS_PER_EVENT steps for an outside event with
+everything it causes (enrolments, transitions, emitted events), or
+MAX_STEPS_PER_TIMERS for one customer's due timers (timers fired count too);
+timers that fire more than TIMER_LOOP_FIRINGS
+times within TIMER_LOOP_SPAN for one enrolment are a loop. Either is cut with
+an `error` line in the history, and the engine goes on with other customers.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import hashlib
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -45,6 +54,20 @@ log = structlog.get_logger("journeyflow.runtime.engine")
 
 SEGMENT_ENTERED = "segment_entered"  # internal event: properties.segment = "rfm:champions"
 MAX_TIMERS_AT_ONCE = 1000  # timers one customer fires at one instant: only a loop gets there
+# steps one outside event may cause for one customer: enrolments, transitions,
+# emitted events. A bundled journey's busiest event takes two; `reentry:
+# always` with five emits of its entry event took 5^8 (and hung)
+MAX_STEPS_PER_EVENT = 1000
+# steps one customer's due timers may take in one turn (timers fired count too):
+# the bundled journeys take ten at most; ten years of a daily reminder fits.
+# The engine's timer runs pause here and come back; an event waiting for the
+# timers cuts here
+MAX_STEPS_PER_TIMERS = 10_000
+# an enrolment whose timers fire this often within this span is in a timer loop
+# (`after: 1s` back and forth fired 756,000 timers in 42 hours for 5 customers);
+# a daily reminder fires once a day, a loop of minutes ~1,000 times
+TIMER_LOOP_FIRINGS = 1000
+TIMER_LOOP_SPAN = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -109,13 +132,20 @@ class CustomerRun:
         self.notes = notes
         self._queue: deque[tuple[Event, int]] = deque()  # (event, emit depth)
         self._splits_in_a_row = 0
+        self.steps = 0  # steps taken in the current turn
+        self._touched: dict[str, Step] = {}  # enrolment id -> its latest step this turn
 
     # --- events --------------------------------------------------------------
 
     def handle(self, event: Event) -> None:
-        """Apply an outside event, then every event it causes to be emitted."""
+        """Apply an outside event, then every event it causes to be emitted
+        (at most MAX_STEPS_PER_EVENT steps in all: beyond, the rest is cut)."""
+        self._new_turn()
         self._queue.append((event, 0))
         while self._queue:
+            if self.steps > MAX_STEPS_PER_EVENT:
+                self._cut_turn(event.timestamp, f"event {event.name!r}", MAX_STEPS_PER_EVENT)
+                return
             current, depth = self._queue.popleft()
             if current.type == "identify" or current.traits:
                 self.customer.attributes.update(current.traits)
@@ -220,17 +250,34 @@ class CustomerRun:
 
     # --- timers --------------------------------------------------------------
 
-    def fire_due(self, until: datetime, *, inclusive: bool) -> int:
+    def fire_due(self, until: datetime, *, inclusive: bool, pause_at: int | None = None) -> int:
         """Fire this customer's timers due before (or at) `until`, each at its due
         time, earliest first, including timers those transitions start.
 
         Ties at one instant go as events do: journeys in id order, then the
         customer's enrolments oldest first, then transitions in file order.
+
+        :param pause_at: stop once this many steps are taken, leaving the later
+            timers due (the engine commits and calls again: its memory stays
+            flat however many are due). None: the turn is cut at
+            MAX_STEPS_PER_TIMERS instead (an event is waiting for these timers).
         """
+        self._new_turn()
         fired = 0
         instant: datetime | None = None
         at_instant = 0  # timers fired at `instant`: only a loop makes this large
+        recent: dict[str, deque[datetime]] = {}  # enrolment id -> its latest due times
         while True:
+            over = self.steps > MAX_STEPS_PER_TIMERS
+            if over and (self._queue or pause_at is None):
+                # emitted events still queued (`_drain` stopped), or an event waits
+                # for these timers: cut; when pausing, the timers stay due
+                self._cut_turn(
+                    until, "timers", MAX_STEPS_PER_TIMERS, timers_until=None if pause_at else until
+                )
+                return fired
+            if pause_at is not None and self.steps >= pause_at:
+                return fired
             best: tuple[datetime, str, int, int, EnrolmentRecord] | None = None
             for enrolment in self.enrolments:
                 if not enrolment.active:
@@ -249,8 +296,11 @@ class CustomerRun:
             if at_instant > MAX_TIMERS_AT_ONCE:
                 self._break_loop(due)
                 continue
+            if self._looping(recent, enrolment, due):
+                continue
             enrolment.timers = [t for t in enrolment.timers if t[0] != index]
             fired += 1
+            self.steps += 1
             machine = self._machine(enrolment)
             compiled = next(t for t in machine.timers_of[enrolment.state] if t.index == index)
             step = Step(machine, enrolment, due)
@@ -270,9 +320,65 @@ class CustomerRun:
                     "a timer loop; its timers were dropped",
                 )
 
+    def _looping(
+        self, recent: dict[str, deque[datetime]], enrolment: EnrolmentRecord, due: datetime
+    ) -> bool:
+        """True (and the enrolment's timers dropped) when its timers have fired
+        TIMER_LOOP_FIRINGS times within TIMER_LOOP_SPAN: a timer loop. It stays
+        in its state and moves again on an event."""
+        times = recent.setdefault(enrolment.id, deque(maxlen=TIMER_LOOP_FIRINGS))
+        if len(times) == TIMER_LOOP_FIRINGS and due - times[0] < TIMER_LOOP_SPAN:
+            enrolment.timers = []
+            self._note_error(
+                Step(self._machine(enrolment), enrolment, due),
+                f"timer loop: its timers fired {TIMER_LOOP_FIRINGS} times since "
+                f"{times[0].isoformat()}; they were dropped, and the customer stays in "
+                f"{enrolment.state!r} until an event moves them (an `after:` that leads "
+                "back round to itself needs a way out)",
+            )
+            times.clear()
+            return True
+        times.append(due)
+        return False
+
+    def _new_turn(self) -> None:
+        self.steps = 0
+        self._touched.clear()
+
+    def _cut_turn(
+        self, at: datetime, cause: str, limit: int, *, timers_until: datetime | None = None
+    ) -> None:
+        """More than `limit` steps: drop what is queued (and, for
+        timers, what is still due), and say so on every enrolment the turn moved."""
+        dropped = len(self._queue)
+        self._queue.clear()
+        reason = (
+            f"stopped after {limit:,} steps caused by {cause}: the journey "
+            "loops (events it emits, re-entries or timers keep causing each other); "
+            f"{dropped} emitted events were dropped"
+        )
+        if timers_until is not None:
+            reason += " and the timers still due were dropped"
+        steps = [s for s in self._touched.values() if s.enrolment.active]
+        if not steps and self._touched:  # every one moved has ended: the latest says it
+            steps = [list(self._touched.values())[-1]]
+        for step in steps:
+            enrolment = step.enrolment
+            if timers_until is not None:
+                enrolment.timers = [t for t in enrolment.timers if t[1] > timers_until]
+            self._note_error(Step(step.machine, enrolment, at, step.event, step.depth), reason)
+        self._touched.clear()
+
+    def _took(self, step: Step) -> None:
+        """Count one step of this turn against its bound."""
+        self.steps += 1
+        self._touched[step.enrolment.id] = step
+
     def _drain(self) -> None:
         """Apply the events a timer's actions emitted."""
         while self._queue:
+            if self.steps > MAX_STEPS_PER_TIMERS:
+                return  # fire_due cuts the turn before its next timer
             current, depth = self._queue.popleft()
             for machine in self.rules.journeys:
                 self._route(machine, current, depth)
@@ -303,6 +409,7 @@ class CustomerRun:
         )
         self.uow.add_enrolment(enrolment)  # appends to self.enrolments (the same list)
         step = Step(machine, enrolment, at, event, depth)
+        self._took(step)
         self._moved(step, self._history(step, "enter", None, j.initial, f"event:{event.name}"))
         self._enter(step, j.initial, 0)
         return enrolment
@@ -313,6 +420,7 @@ class CustomerRun:
         enrolment, machine = step.enrolment, step.machine
         source = enrolment.state
         enrolment.seq += 1
+        self._took(step)
         cause = transition.describe()
         if transition.is_internal:
             record = self._history(step, "transition", source, source, cause, "internal")
@@ -435,6 +543,7 @@ class CustomerRun:
                 self._note_error(step, f"emit {spec.emit!r} cut off: chain deeper than {limit}")
                 return
             key = effect_key(enrolment, index)
+            self._took(step)
             self._queue.append(
                 (
                     Event(f"emit-{key}", self.customer.id, "internal", spec.emit, step.at, values),
