@@ -12,9 +12,10 @@ hear what happened (`Notification`: transitions taken, enrolments ended).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
@@ -22,12 +23,16 @@ import structlog
 
 from journeyflow.clock import Clock, SystemClock, VirtualClock, as_utc
 from journeyflow.definition.loader import LoadedJourney, load_text
-from journeyflow.events import Event, parse_event
-from journeyflow.exceptions import EventError, JourneyVersionError
+from journeyflow.events import Event, Invalid, Kind, check_event
+from journeyflow.events.limits import DEFAULT_CLOCK_SKEW
+from journeyflow.events.lines import Line
+from journeyflow.exceptions import JourneyVersionError
 from journeyflow.runtime.gcpause import gc_paused
 from journeyflow.runtime.machine import JourneyMachine
 from journeyflow.runtime.semantics import MAX_STEPS_PER_TIMERS, CustomerRun, Notification, Rules
-from journeyflow.store import MemoryStore, Store
+from journeyflow.store import MemoryStore, Store, driver_reason
+from journeyflow.store.deadletter import DEFAULT_KEEP, raw_bytes, rejected_event
+from journeyflow.store.faults import stops_everything
 from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
 
 log = structlog.get_logger("journeyflow.runtime.engine")
@@ -37,7 +42,9 @@ log = structlog.get_logger("journeyflow.runtime.engine")
 class Rejected:
     index: int  # 0-based position in the input
     reason: str
-    raw: Any = None
+    raw: Any = None  # the input as given (a raw dict, or a file's `Line`)
+    kind: str = ""  # events.Kind: what is wrong, in one word
+    line: int | None = None  # the line of the file it came from
 
 
 @dataclass
@@ -45,11 +52,17 @@ class IngestReport:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejected] = field(default_factory=list)
+    dropped: int = 0  # the oldest kept rejections dropped to hold the table to its limit
 
     def merge(self, other: IngestReport) -> None:
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         self.rejected.extend(other.rejected)
+        self.dropped += other.dropped
+
+    def rejected_by_kind(self) -> dict[str, int]:
+        """How many were rejected for each kind of reason, most first."""
+        return dict(Counter(r.kind for r in self.rejected).most_common())
 
 
 Listener = Callable[[Notification], None]
@@ -71,6 +84,11 @@ class Engine:
     :param max_emit_depth: how long a chain of emitted events may grow
     :param pause_gc: pause Python's cyclic garbage collector during each unit of
         work (`gcpause.py`: about a fifth of the time per event)
+    :param max_clock_skew: refuse events dated further than this ahead of the
+        clock (None: no limit); a `VirtualClock` is never held to it, since
+        there the events are what time follows (docs/semantics.md)
+    :param keep_rejected: how many rejected events the store keeps (the oldest
+        go first)
     """
 
     def __init__(
@@ -84,6 +102,8 @@ class Engine:
         listeners: Sequence[Listener] = (),
         max_emit_depth: int = 8,
         pause_gc: bool = True,
+        max_clock_skew: timedelta | None = DEFAULT_CLOCK_SKEW,
+        keep_rejected: int = DEFAULT_KEEP,
     ) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -91,6 +111,8 @@ class Engine:
         self.functions = dict(functions or {})
         self.listeners = list(listeners)
         self.pause_gc = pause_gc
+        self.max_clock_skew = max_clock_skew
+        self.keep_rejected = keep_rejected
         self._machines: dict[tuple[str, int], JourneyMachine] = {}
         self.current: dict[str, JourneyMachine] = {}
         for loaded in sorted(journeys, key=lambda lj: (lj.journey.journey, lj.journey.version)):
@@ -145,30 +167,102 @@ class Engine:
         self,
         raws: Iterable[Any],
         *,
+        source: str = "api",
         on_batch: Callable[[int], None] | None = None,
+        dead_letter: bool = True,
     ) -> IngestReport:
-        """Apply Segment-style events in order. Invalid events are rejected with
-        a reason (never stopping the batch); repeated messageIds are ignored."""
+        """Apply Segment-style events in order: raw dicts, or a file's `Line`s.
+
+        Each event is accepted or rejected on its own (`events.check_event`),
+        never stopping the others; repeated messageIds are ignored. An event
+        the store still cannot take is found and rejected, the rest of its
+        batch applied (`_apply_isolating`). Rejected events are kept in the
+        store's dead-letter table with their reason, `source` and line,
+        unless `dead_letter` is false (a replay of rows kept already).
+        """
         report = IngestReport()
         offset = 0
         for chunk in _chunks(raws, self.batch_size):
             with gc_paused(self.pause_gc):
-                report.merge(self._ingest_chunk(chunk, offset))
+                report.merge(self._ingest_chunk(chunk, offset, source, dead_letter))
             offset += len(chunk)
             if on_batch is not None:
                 on_batch(len(chunk))
         return report
 
-    def _ingest_chunk(self, chunk: list[Any], offset: int) -> IngestReport:
+    def _ingest_chunk(
+        self, chunk: list[Any], offset: int, source: str, dead_letter: bool
+    ) -> IngestReport:
         report = IngestReport()
-        events: list[Event] = []
+        valid: list[tuple[int, Any, Event]] = []
         now = self.clock.now()
-        for i, raw in enumerate(chunk, offset):
+        max_ahead = self._max_ahead()
+        for i, item in enumerate(chunk, offset):
+            checked = _check(item, now, max_ahead)
+            if isinstance(checked, Invalid):
+                report.rejected.append(_rejected(i, item, checked.kind, checked.reason))
+            else:
+                valid.append((i, item, checked))
+        self._apply_isolating(valid, report)
+        report.rejected.sort(key=lambda r: r.index)
+        for rejected in report.rejected:
+            log.info("event rejected", index=rejected.index, reason=rejected.reason)
+        if dead_letter and report.rejected:
+            entries = [
+                rejected_event(
+                    source=source,
+                    line=r.line,
+                    kind=r.kind,
+                    reason=r.reason,
+                    received_at=now,
+                    raw=raw_bytes(r.raw),
+                )
+                for r in report.rejected
+            ]
+            report.dropped = self.store.keep_rejected(entries, self.keep_rejected)
+            if report.dropped:
+                log.warning(
+                    "oldest rejected events dropped",
+                    dropped=report.dropped,
+                    kept=self.keep_rejected,
+                )
+        return report
+
+    def _max_ahead(self) -> timedelta | None:
+        """How far ahead of the clock an event may be dated. A virtual clock is
+        moved by whoever runs it (simulations, backtests, journey tests) after
+        the events it is fed, so it cannot say an event is early."""
+        return None if isinstance(self.clock, VirtualClock) else self.max_clock_skew
+
+    def _apply_isolating(self, valid: list[tuple[int, Any, Event]], report: IngestReport) -> None:
+        """Apply the events in one unit of work; should it fail for something one
+        event can cause (a value the database refuses, a timer that cannot be
+        set), apply each half on its own, down to the event at fault, which is
+        rejected with the reason. Left half first, so order is kept. A failure
+        any batch would meet (`store.faults`) is raised: nothing of this batch
+        is committed, and a re-run applies it."""
+        parts = [valid]
+        while parts:
+            part = parts.pop()
+            if not part:
+                continue
             try:
-                events.append(parse_event(raw, now))
-            except EventError as exc:
-                report.rejected.append(Rejected(i, str(exc), raw))
-                log.info("event rejected", index=i, reason=str(exc))
+                report.merge(self._apply([event for _, _, event in part]))
+            except Exception as exc:
+                if stops_everything(exc):
+                    raise
+                if len(part) > 1:
+                    middle = len(part) // 2
+                    parts += [part[middle:], part[:middle]]
+                    continue
+                index, item, _ = part[0]
+                reason = f"the event could not be applied: {_failure(exc)}"
+                log.warning("event not stored", index=index, error=_failure(exc), exc_info=True)
+                report.rejected.append(_rejected(index, item, Kind.NOT_STORED, reason))
+
+    def _apply(self, events: list[Event]) -> IngestReport:
+        """One unit of work: the events' customers moved, the events stored."""
+        report = IngestReport()
         notes = self._notes()
         with self.store.unit_of_work() as uow:
             # load (and so claim) the customers first, then ask which messages
@@ -317,6 +411,25 @@ class Engine:
 
     def pending_effects(self, customer_id: str | None = None) -> list[Effect]:
         return self.store.get_effects(customer_id, "pending")
+
+
+def _check(item: Any, now: datetime, max_ahead: timedelta | None) -> Event | Invalid:
+    """An input's event, or why it has none: a file's line may have failed to
+    read before there was anything to check."""
+    if isinstance(item, Line):
+        if item.problem is not None:
+            return item.problem
+        item = item.value
+    return check_event(item, now, max_ahead=max_ahead)
+
+
+def _rejected(index: int, item: Any, kind: str, reason: str) -> Rejected:
+    return Rejected(index, reason, item, kind, item.number if isinstance(item, Line) else None)
+
+
+def _failure(exc: Exception) -> str:
+    """An error in one line: the database driver's own words when it has them."""
+    return f"{type(getattr(exc, 'orig', None) or exc).__name__}: {driver_reason(exc)}"
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
