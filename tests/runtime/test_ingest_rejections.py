@@ -5,6 +5,7 @@ real clock are refused, on a virtual clock they are what time follows."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy import text
 from journeyflow.clock import Clock, VirtualClock
 from journeyflow.definition.loader import load_text
 from journeyflow.events import Kind
+from journeyflow.events.lines import read_line
 from journeyflow.runtime.engine import Engine
 from journeyflow.runtime.rejections import replay_rejected
 from journeyflow.store import MemoryStore
@@ -198,3 +200,18 @@ def test_the_sql_store_keeps_rejections_without_losing_its_customer_cache(tmp_pa
     with store.engine.connect() as conn:
         assert conn.execute(text("select count(*) from rejected_events")).scalar() == 1
     store.close()
+
+
+def test_a_files_rejected_lines_are_kept_by_the_store_not_by_the_report() -> None:
+    store = MemoryStore()
+    lines = [read_line(b"{oops", 7), read_line(track_line("ann"), 8)]
+    report = engine_on(store).ingest(lines, source="/data/e.jsonl")
+    (rejected,) = report.rejected
+    assert (rejected.line, rejected.kind, rejected.raw) == (7, Kind.NOT_JSON, None)
+    (kept,) = store.rejected_events()
+    assert (kept.where, kept.raw) == ("/data/e.jsonl:7", b"{oops")
+    assert report.accepted == 1
+
+
+def track_line(user: str) -> bytes:
+    return json.dumps(track(user, "order_completed", "2026-06-01T10:00:00Z")).encode()

@@ -42,7 +42,7 @@ log = structlog.get_logger("journeyflow.runtime.engine")
 class Rejected:
     index: int  # 0-based position in the input
     reason: str
-    raw: Any = None  # the input as given (a raw dict, or a file's `Line`)
+    raw: Any = None  # the input as given (a file's `Line` only until it is kept)
     kind: str = ""  # events.Kind: what is wrong, in one word
     line: int | None = None  # the line of the file it came from
 
@@ -226,6 +226,9 @@ class Engine:
                     dropped=report.dropped,
                     kept=self.keep_rejected,
                 )
+            for rejected in report.rejected:
+                if isinstance(rejected.raw, Line):
+                    rejected.raw = None  # kept in the table; a file's lines go with their batch
         return report
 
     def _max_ahead(self) -> timedelta | None:
