@@ -129,6 +129,12 @@ def to_yaml(value: Any, indent: int = 0) -> str:
 # --- journeys ----------------------------------------------------------------------------
 
 
+def maybe_guard() -> st.SearchStrategy[str | None]:
+    """No guard half the time: most GUARDS are false (or errors) on most events, and
+    a journey whose every entry and transition is guarded mostly does nothing."""
+    return st.one_of(st.none(), st.sampled_from(GUARDS))
+
+
 @st.composite
 def actions(draw: st.DrawFn, emits: list[int], max_size: int = 2) -> list[dict[str, Any]]:
     """0..max_size actions; `emits` is a shared budget of emit actions (a one-item list)."""
@@ -186,14 +192,17 @@ def journey_dicts(
     branches: dict[str, list[str]] = {s: [] for s in names}
 
     def event_or_timer() -> dict[str, Any]:
-        if draw(st.integers(0, 2)) >= (2 if timers else 1):
+        # an event half the time (a third with `timers`), else a timer
+        if draw(st.integers(0, 5)) >= (4 if timers else 3):
             return {"on": draw(st.sampled_from(TRANSITION_EVENTS))}
         if draw(st.integers(0, 3)) >= (1 if timers else 2):
             return {"at": draw(st.sampled_from(AT_EXPRESSIONS))}
         return {"after": draw(st.sampled_from(DURATIONS))}
 
     def finish(t: dict[str, Any]) -> dict[str, Any]:
-        guard = draw(st.sampled_from(GUARDS))
+        # most GUARDS error without an event: a timer is mostly unguarded, so it fires
+        timer = "on" not in t and "split" not in t
+        guard = None if timer and draw(st.integers(0, 3)) < 3 else draw(maybe_guard())
         if guard is not None:
             t["when"] = guard
         acts = draw(actions(emits))
@@ -286,7 +295,7 @@ def journey_dicts(
         reentry = "never"
     if reentry:
         entry["reentry"] = reentry
-    guard = draw(st.sampled_from(GUARDS))
+    guard = draw(maybe_guard())
     if guard:
         entry["when"] = guard
     if keyed and draw(st.integers(0, 4)) == 0:
@@ -306,7 +315,7 @@ def journey_dicts(
                 st.lists(st.sampled_from(TRANSITION_EVENTS), min_size=1, max_size=2, unique=True)
             )
         }
-        guard = draw(st.sampled_from(GUARDS))
+        guard = draw(maybe_guard())
         if guard:
             rule["when"] = guard
         if draw(st.booleans()):
@@ -385,38 +394,120 @@ def load(text: str, jid: str) -> LoadedJourney:
     return _LOADED[text]
 
 
+@dataclass(frozen=True)
+class Aims:
+    """What the drawn journeys listen to, so a timeline can mostly say it: the
+    events and segments that enrol, and the events that move or end an enrolment."""
+
+    entry_events: tuple[str, ...] = ()  # track names, and "identify"
+    entry_segments: tuple[str, ...] = ()
+    other_events: tuple[str, ...] = ()  # in transitions and exit rules
+
+    @staticmethod
+    def of(specs: list[dict[str, Any]]) -> Aims:
+        entry: set[str] = set()
+        segments: set[str] = set()
+        other: set[str] = set()
+        for spec in specs:
+            entry.update(spec["entry"].get("on", []))
+            if "segment" in spec["entry"]:
+                segments.add(spec["entry"]["segment"])
+            for body in spec["states"].values():
+                other.update(t["on"] for t in body.get("transitions", []) if "on" in t)
+            for rule in spec.get("exit", []):
+                other.update(rule["on"])
+        other.discard("segment_entered")
+        return Aims(tuple(sorted(entry)), tuple(sorted(segments)), tuple(sorted(other)))
+
+
+FINAL_GAPS = [
+    timedelta(hours=5),
+    timedelta(days=1),
+    timedelta(days=3),
+    timedelta(days=1),
+    timedelta(days=3),
+    timedelta(weeks=2),
+    timedelta(days=45),
+]
+
+
 @st.composite
-def timelines(draw: st.DrawFn, max_steps: int = 25, zones: bool = False) -> list[Step]:
-    """`zones`: identify calls carry a `timezone` trait half the time (else a quarter)."""
+def timelines(
+    draw: st.DrawFn, max_steps: int = 25, zones: bool = False, aims: Aims = Aims()
+) -> list[Step]:
+    """`zones`: identify calls carry a `timezone` trait half the time (else a quarter).
+
+    With `aims` (what the journeys listen to), the timeline mostly opens with an
+    event that enrols, and its events are mostly ones the journeys listen to, so
+    most scenarios enrol someone and move them. It mostly ends by moving the
+    clock well on, so timers fire. Two timelines in three retry events: a
+    step repeats an earlier event's messageId (mostly the very same event, as a
+    client's retry does; sometimes another event under the same id), in the
+    same ingest call or a later one. A repeated messageId must be ignored."""
     customers = draw(st.lists(st.sampled_from(CUSTOMERS), min_size=1, max_size=3, unique=True))
     at = START
     steps: list[Step] = []
+    sent: list[Track | Identify] = []  # events so far, for retries
+    retrying = draw(st.integers(0, 2)) < 2
+    listened = [*aims.entry_events, *aims.other_events]
+    listened_tracks = [e for e in listened if e != "identify"]
+    kinds = ["track", "track", "track", "identify", "advance", "segments"]
+    if "identify" in listened:
+        kinds.append("identify")
     for i in range(draw(st.integers(1, max_steps))):
-        at += draw(st.sampled_from(GAPS))
-        kind = draw(st.sampled_from(["track", "track", "track", "identify", "advance", "segments"]))
+        if i > 0:
+            at += draw(st.sampled_from(GAPS))
+        if sent and retrying and draw(st.integers(0, 3)) == 0:
+            earlier = draw(st.sampled_from(sent))
+            if draw(st.integers(0, 3)):
+                steps.append(earlier)  # the same event again
+            else:  # another event under an id already used
+                steps.append(Track(earlier.customer, "buy", at, {"n": 1}, earlier.message_id))
+            continue
+        customer = draw(st.sampled_from(customers))
+        opening = i == 0 and (aims.entry_events or aims.entry_segments)
+        if opening and draw(st.integers(0, 4)) < 4:  # most timelines open with an entry
+            choices = [*aims.entry_events, *(f"segment:{s}" for s in aims.entry_segments)]
+            first = draw(st.sampled_from(choices))
+            if first.startswith("segment:"):
+                steps.append(Segments(customer, at, (first.removeprefix("segment:"),)))
+                continue
+            kind = "identify" if first == "identify" else "track"
+            name = first
+        else:
+            kind = draw(st.sampled_from(kinds))
+            name = ""
         if kind == "advance":
             steps.append(AdvanceTo(at))
             continue
-        customer = draw(st.sampled_from(customers))
         if kind == "segments":
-            chosen = draw(st.lists(st.sampled_from(SEGMENTS), max_size=2, unique=True))
+            pool = [*aims.entry_segments, *SEGMENTS]
+            chosen = draw(st.lists(st.sampled_from(pool), max_size=2, unique=True))
             steps.append(Segments(customer, at, tuple(chosen)))
             continue
+        step: Track | Identify
         if kind == "track":
+            if not name:
+                if listened_tracks and draw(st.integers(0, 2)):
+                    name = draw(st.sampled_from(listened_tracks))
+                else:
+                    name = draw(st.sampled_from(TRACK_EVENTS))
             props = {}
-            if draw(st.integers(0, 2)):
+            if draw(st.integers(0, 2)) < 2:  # keyed journeys key on n
                 props["n"] = draw(st.integers(0, 3))
-            steps.append(Track(customer, draw(st.sampled_from(TRACK_EVENTS)), at, props, f"m{i}"))
+            step = Track(customer, name, at, props, f"m{i}")
         else:
             traits = {}
-            for name, top in (("score", 3), ("tier", 2)):
+            for trait, top in (("score", 3), ("tier", 2)):
                 if draw(st.booleans()):
-                    traits[name] = draw(st.integers(0, top))
+                    traits[trait] = draw(st.integers(0, top))
             if draw(st.integers(0, 3)) < (2 if zones else 1):
                 traits["timezone"] = draw(st.sampled_from(TRAIT_ZONES))
-            steps.append(Identify(customer, at, traits, f"m{i}"))
-    if draw(st.booleans()):
-        steps.append(AdvanceTo(at + draw(st.sampled_from(GAPS[2:]))))
+            step = Identify(customer, at, traits, f"m{i}")
+        steps.append(step)
+        sent.append(step)
+    if draw(st.integers(0, 4)) < 4:  # mostly: move the clock on, so timers fire
+        steps.append(AdvanceTo(at + draw(st.sampled_from(FINAL_GAPS))))
     return steps
 
 
@@ -442,4 +533,5 @@ def scenarios(
             timers=timers,
         )
     )
-    return Scenario(specs, loaded, draw(timelines(max_steps, zones=timers)))
+    timeline = draw(timelines(max_steps, zones=timers, aims=Aims.of(specs)))
+    return Scenario(specs, loaded, timeline)
