@@ -462,7 +462,7 @@ ENROLMENT_TIMER = timedelta(days=120)  # the journey's `after: 120d`
 # Functions whose cumulative time splits the SQL engine's work into parts: a
 # label -> (a piece of the function's file path, the function's name).
 SPLIT = {
-    "parse events (events.parse_event)": ("journeyflow/events.py", "parse_event"),
+    "check events (events.check_event)": ("journeyflow/events/validation.py", "check_event"),
     "dedup query (uow.seen_messages)": ("journeyflow/store/sql", "seen_messages"),
     "load customers+enrolments (uow.load)": ("journeyflow/store/sql", "load"),
     "journey semantics (CustomerRun.handle)": ("runtime/semantics.py", "handle"),
