@@ -1,5 +1,9 @@
 """The outbox dispatcher, the built-in console and task channels, and the
-`deliver` / `tasks` commands. Every test builds its own PluginManager."""
+`deliver` / `tasks` commands. Every test builds its own PluginManager.
+
+The dispatcher's tests run on every store (`outbox`: memory, a SQLite file,
+PostgreSQL): retry times, backoff and leases live in the store, and a store
+that forgets one must fail a test here."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import io
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +30,8 @@ from journeyflow.plugin.manager import build_manager
 from journeyflow.plugin.markers import hookimpl
 from journeyflow.plugin.registry import Registry
 from journeyflow.store import MemoryStore
+from journeyflow.store.base import Store
+from journeyflow.store.sql import SqlStore
 from journeyflow.testing.conformance import make_effect, run_channel_conformance
 from journeyflow.testing.pytest_plugin import EngineFactory
 from journeyflow.types import Channel, Delivery, Effect
@@ -83,23 +89,49 @@ def registry_with(
     return Registry.from_manager(pm)
 
 
-def store_with(*effects: Effect) -> MemoryStore:
-    store = MemoryStore()
-    for effect in effects:
-        store.effects[effect.key] = effect
-    return store
+Outbox = Callable[..., Store]  # effects -> a store holding them
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def outbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Outbox]:
+    """Makes a store holding the given effects: in memory, in a SQLite file,
+    or in a PostgreSQL database."""
+    opened: list[SqlStore] = []
+
+    def make(*effects: Effect) -> Store:
+        store: Store
+        if request.param == "memory":
+            store = MemoryStore()
+        else:
+            url = (
+                f"sqlite:///{tmp_path / 'outbox.db'}"
+                if request.param == "sqlite"
+                else str(request.getfixturevalue("pg_url"))
+            )
+            store = SqlStore(url)
+            opened.append(store)
+        with store.unit_of_work() as uow:
+            for e in effects:
+                uow.add_effect(e)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
 
 
 def effect(key: str = "k1", channel: str = "pigeon", **kw: Any) -> Effect:
+    # `seq` from the key's digits: the outbox order (created, enrolment, seq) is total
+    kw.setdefault("seq", int("".join(c for c in key if c.isdigit()) or 0))
     return replace(make_effect(key, channel), **kw)
 
 
 # --- dispatch --------------------------------------------------------------------------
 
 
-def test_pending_effect_is_sent_and_observers_hear_of_it() -> None:
+def test_pending_effect_is_sent_and_observers_hear_of_it(outbox: Outbox) -> None:
     channel, watcher = Recording(), Watcher()
-    store = store_with(effect())
+    store = outbox(effect())
     report = dispatch(store, registry_with(channel, watcher=watcher), clock=VirtualClock(NOW))
     assert (report.sent, report.failed, report.retrying) == (1, 0, 0)
     [stored] = store.get_effects()
@@ -110,18 +142,18 @@ def test_pending_effect_is_sent_and_observers_hear_of_it() -> None:
     assert report.by_channel == {"pigeon": {"sent": 1}}
 
 
-def test_sent_effects_are_not_delivered_again() -> None:
+def test_sent_effects_are_not_delivered_again(outbox: Outbox) -> None:
     channel = Recording()
-    store = store_with(effect())
+    store = outbox(effect())
     registry = registry_with(channel)
     dispatch(store, registry, clock=VirtualClock(NOW))
     assert dispatch(store, registry, clock=VirtualClock(NOW)).attempted == 0
     assert len(channel.seen) == 1
 
 
-def test_permanent_failure_fails_the_effect() -> None:
+def test_permanent_failure_fails_the_effect(outbox: Outbox) -> None:
     watcher = Watcher()
-    store = store_with(effect())
+    store = outbox(effect())
     report = dispatch(
         store,
         registry_with(Recording(Delivery.give_up("no such pigeon")), watcher=watcher),
@@ -133,9 +165,9 @@ def test_permanent_failure_fails_the_effect() -> None:
     assert watcher.failed[0][1].status == "permanent_failure"
 
 
-def test_temporary_failure_waits_with_backoff_then_gives_up() -> None:
+def test_temporary_failure_waits_with_backoff_then_gives_up(outbox: Outbox) -> None:
     channel, watcher = Recording(Delivery.retry("storm")), Watcher()
-    store, clock = store_with(effect()), VirtualClock(NOW)
+    store, clock = outbox(effect()), VirtualClock(NOW)
     registry = registry_with(channel, watcher=watcher)
     for attempt in range(1, 5):
         report = dispatch(store, registry, clock=clock, max_attempts=5)
@@ -154,14 +186,92 @@ def test_temporary_failure_waits_with_backoff_then_gives_up() -> None:
     assert len(watcher.failed) == 5 and len(channel.seen) == 5
 
 
+def test_a_failing_effect_is_tried_once_a_run_and_waits_for_its_stored_retry_time(
+    outbox: Outbox,
+) -> None:
+    channel = Recording(Delivery.retry("storm"))
+    store, registry = outbox(effect()), registry_with(channel)
+    report = dispatch(store, registry, clock=VirtualClock(NOW), max_attempts=5)
+    assert (report.retrying, len(channel.seen)) == (1, 1)  # once, not max_attempts times
+    [stored] = store.get_effects()
+    assert stored.next_attempt_at == NOW + backoff(1)  # stored, not only computed
+    early = NOW + backoff(1) - timedelta(seconds=1)
+    assert dispatch(store, registry, clock=VirtualClock(early)).attempted == 0
+    assert len(channel.seen) == 1
+    assert dispatch(store, registry, clock=VirtualClock(NOW + backoff(1))).retrying == 1
+    assert len(channel.seen) == 2
+    [stored] = store.get_effects()
+    assert stored.next_attempt_at == NOW + backoff(1) + backoff(2)  # and it grew
+
+
+def test_a_claim_holds_its_effects_by_its_token(outbox: Outbox) -> None:
+    store = outbox(effect("k1"), effect("k2"))
+    lease = timedelta(minutes=5)
+    assert [e.key for e in store.claim_effects(NOW, 10, NOW + lease, "a" * 32)] == ["k1", "k2"]
+    assert store.claim_effects(NOW + lease - timedelta(seconds=1), 10, NOW, "b" * 32) == []
+    assert store.renew_claim("a" * 32, NOW + 2 * lease) == {"k1", "k2"}
+    assert store.claim_effects(NOW + lease, 10, NOW + 3 * lease, "b" * 32) == []  # renewed
+    assert store.record_attempt("k1", "a" * 32, "sent", 1, None)
+    assert store.renew_claim("a" * 32, NOW + 2 * lease) == {"k2"}  # k1 is recorded
+    # a's lease runs out; b takes k2 over, and a can neither renew nor record it
+    later = NOW + 2 * lease
+    assert [e.key for e in store.claim_effects(later, 10, later + lease, "b" * 32)] == ["k2"]
+    assert store.renew_claim("a" * 32, later + lease) == set()
+    assert not store.record_attempt("k2", "a" * 32, "failed", 1, "late")
+    assert store.record_attempt("k2", "b" * 32, "pending", 1, "busy", later + lease)
+    assert not store.record_attempt("k2", "b" * 32, "sent", 2, None)  # recorded: let go
+    statuses = {e.key: (e.status, e.attempts, e.last_error) for e in store.get_effects()}
+    assert statuses == {"k1": ("sent", 1, None), "k2": ("pending", 1, "busy")}
+
+
+def test_a_long_batch_keeps_the_lease_on_its_later_effects(outbox: Outbox) -> None:
+    # every send takes 8 of the lease's 10 minutes: the claim is renewed before
+    # each, so when the run is long past its start the later effects are still held
+    store = outbox(effect("k1"), effect("k2"), effect("k3"))
+    clock = VirtualClock(NOW)
+    intruders: list[list[str]] = []
+
+    def slow(effect: Effect) -> Delivery:
+        clock.set(clock.now() + timedelta(minutes=8))
+        found = store.claim_effects(clock.now(), 10, clock.now(), "intruder".ljust(32, "-"))
+        intruders.append([e.key for e in found])
+        return Delivery.sent()
+
+    report = dispatch(store, registry_with(slow), clock=clock, lease=timedelta(minutes=10))
+    assert intruders == [[], [], []]
+    assert (report.sent, report.lost) == (3, 0)
+
+
+def test_a_deliverer_that_lost_its_lease_sends_and_records_nothing_more(outbox: Outbox) -> None:
+    store = outbox(effect("k1"), effect("k2"))
+    clock = VirtualClock(NOW)
+    watcher = Watcher()
+
+    def stalled(effect: Effect) -> Delivery:
+        # this deliverer stalls past its lease; another claims both effects meanwhile
+        clock.set(clock.now() + timedelta(hours=1))
+        store.claim_effects(clock.now(), 10, clock.now() + timedelta(hours=1), "b" * 32)
+        return Delivery.sent()
+
+    channel = Recording(stalled)
+    registry = registry_with(channel, watcher=watcher)
+    report = dispatch(store, registry, clock=clock, lease=timedelta(minutes=10))
+    assert [e.key for e in channel.seen] == ["k1"]  # k2: skipped, no longer held
+    assert (report.sent, report.lost, watcher.delivered) == (0, 2, [])
+    assert "2 left to another deliverer (lease lost)" in report.summary()
+    # k1's delivery is the holder's to record: the row still waits for it
+    assert {e.status for e in store.get_effects()} == {"pending"}
+    assert store.record_attempt("k1", "b" * 32, "sent", 1, None)
+
+
 def test_backoff_doubles_up_to_a_cap() -> None:
     assert [backoff(n).total_seconds() for n in (1, 2, 3)] == [60, 120, 240]
     assert backoff(30) == timedelta(hours=6)
 
 
-def test_a_retry_succeeds() -> None:
+def test_a_retry_succeeds(outbox: Outbox) -> None:
     channel = Recording(Delivery.retry("busy"), Delivery.sent())
-    store, clock = store_with(effect()), VirtualClock(NOW)
+    store, clock = outbox(effect()), VirtualClock(NOW)
     registry = registry_with(channel)
     dispatch(store, registry, clock=clock)
     clock.set(NOW + timedelta(hours=1))
@@ -170,8 +280,8 @@ def test_a_retry_succeeds() -> None:
     assert (stored.status, stored.attempts, stored.last_error) == ("sent", 2, None)
 
 
-def test_unknown_channel_fails_permanently_naming_the_registered_ones() -> None:
-    store = store_with(effect(channel="carrier-owl"))
+def test_unknown_channel_fails_permanently_naming_the_registered_ones(outbox: Outbox) -> None:
+    store = outbox(effect(channel="carrier-owl"))
     report = dispatch(store, registry_with(Recording()), clock=VirtualClock(NOW))
     assert report.failed == 1
     [stored] = store.get_effects()
@@ -182,12 +292,13 @@ def test_unknown_channel_fails_permanently_naming_the_registered_ones() -> None:
 
 
 def test_a_raising_channel_is_a_temporary_failure_naming_the_plugin(
+    outbox: Outbox,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     def explode(effect: Effect) -> Delivery:
         raise RuntimeError("boom")
 
-    store = store_with(effect())
+    store = outbox(effect())
     report = dispatch(store, registry_with(explode), clock=VirtualClock(NOW))
     assert report.retrying == 1
     [stored] = store.get_effects()
@@ -195,8 +306,8 @@ def test_a_raising_channel_is_a_temporary_failure_naming_the_plugin(
     assert "channel 'pigeon' (plugin 'pigeons') raised RuntimeError: boom" in stored.last_error
 
 
-def test_a_channel_returning_garbage_is_a_temporary_failure() -> None:
-    store = store_with(effect())
+def test_a_channel_returning_garbage_is_a_temporary_failure(outbox: Outbox) -> None:
+    store = outbox(effect())
     dispatch(store, registry_with(lambda e: "ok"), clock=VirtualClock(NOW))  # type: ignore[arg-type,return-value]
     [stored] = store.get_effects()
     assert stored.status == "pending" and "not a journeyflow.types.Delivery" in str(
@@ -204,14 +315,14 @@ def test_a_channel_returning_garbage_is_a_temporary_failure() -> None:
     )
 
 
-def test_a_hanging_channel_is_abandoned_after_its_timeout() -> None:
+def test_a_hanging_channel_is_abandoned_after_its_timeout(outbox: Outbox) -> None:
     release = threading.Event()
 
     def hang(effect: Effect) -> Delivery:
         release.wait(10)
         return Delivery.sent()
 
-    store = store_with(effect())
+    store = outbox(effect())
     started = time.monotonic()
     try:
         report = dispatch(store, registry_with(hang, timeout=0.2), clock=VirtualClock(NOW))
@@ -222,15 +333,15 @@ def test_a_hanging_channel_is_abandoned_after_its_timeout() -> None:
     assert "gave no answer within its 0.2s timeout" in str(store.get_effects()[0].last_error)
 
 
-def test_limit_caps_deliveries_per_run() -> None:
-    store = store_with(*(effect(f"k{i}") for i in range(5)))
+def test_limit_caps_deliveries_per_run(outbox: Outbox) -> None:
+    store = outbox(*(effect(f"k{i}") for i in range(5)))
     assert dispatch(store, registry_with(Recording()), clock=VirtualClock(NOW), limit=2).sent == 2
     assert len(store.get_effects(status="pending")) == 3
 
 
-def test_suppressed_effects_are_never_delivered() -> None:
+def test_suppressed_effects_are_never_delivered(outbox: Outbox) -> None:
     channel = Recording()
-    store = store_with(effect(status="suppressed"))
+    store = outbox(effect(status="suppressed"))
     assert dispatch(store, registry_with(channel), clock=VirtualClock(NOW)).attempted == 0
     assert channel.seen == []
 
@@ -267,7 +378,7 @@ states:
     assert engine.store.get_effects()[0].customer == {}  # never stored
 
 
-def test_a_raising_delivery_observer_does_not_stop_dispatch() -> None:
+def test_a_raising_delivery_observer_does_not_stop_dispatch(outbox: Outbox) -> None:
     class Broken:
         @hookimpl
         def journeyflow_effect_delivered(self, effect: Effect, delivery: Delivery) -> None:
@@ -277,7 +388,7 @@ def test_a_raising_delivery_observer_does_not_stop_dispatch() -> None:
     registry = registry_with(Recording(), watcher=watcher)
     assert registry.manager is not None
     registry.manager.register(Broken(), name="broken")
-    store = store_with(effect("a"), effect("b"))
+    store = outbox(effect("a"), effect("b"))
     assert dispatch(store, registry, clock=VirtualClock(NOW)).sent == 2
     assert len(watcher.delivered) == 2
 
@@ -434,7 +545,9 @@ def test_deliver_and_tasks_commands(tmp_path: Path, builtins_only: None) -> None
         ("tailor", "queued"),
     ]
 
-    result = runner.invoke(main, ["deliver", "-d", db])
+    result = runner.invoke(main, ["deliver", "-d", db, "--lease", "0"])
+    assert result.exit_code == 2 and "--lease" in result.output
+    result = runner.invoke(main, ["deliver", "-d", db, "--lease", "30"])
     assert result.exit_code == 0, result.output
     assert "customer=c1 journey=salon template=confirmation" in result.output
     assert "3 sent, 0 to retry, 0 failed" in result.output
@@ -498,10 +611,12 @@ def test_two_deliverers_on_one_database_hand_each_effect_over_once(
     check.close()
 
 
-def test_effects_claimed_by_a_deliverer_that_died_are_retried_when_the_lease_runs_out() -> None:
-    store = store_with(effect("k1"), effect("k2"))
+def test_effects_claimed_by_a_deliverer_that_died_are_retried_when_the_lease_runs_out(
+    outbox: Outbox,
+) -> None:
+    store = outbox(effect("k1"), effect("k2"))
     waiting = store.waiting_effects(NOW)
-    claimed = store.claim_effects(NOW, 10, timedelta(minutes=5))  # ...then it died
+    claimed = store.claim_effects(NOW, 10, NOW + timedelta(minutes=5), "dead")  # ...then it died
     assert [e.key for e in claimed] == ["k1", "k2"] and waiting == 0
     channel = Recording()
     registry = registry_with(channel)

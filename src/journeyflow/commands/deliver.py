@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 
 from journeyflow.clock import SystemClock
@@ -21,19 +23,33 @@ from journeyflow.store import open_store
     show_default=True,
     help="a temporary failure on this attempt fails the effect",
 )
-def command(database: str, limit: int, max_attempts: int) -> None:
+@click.option(
+    "--lease",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="seconds claimed effects stay this run's past the claim or its last renewal; "
+    "renewed before each send, for at least that send's channel timeout + 1 s "
+    "[default: the slowest channel's timeout + 1 s, plus a minute]",
+)
+def command(database: str, limit: int, max_attempts: int, lease: float | None) -> None:
     """Deliver pending effects (sends, tasks) whose time has come, then print counts.
 
     A temporary failure stays pending and is retried by a later run after an
     exponential backoff (or the receiver's Retry-After, when longer); a
     permanent one, or an unknown channel, fails the effect. Run it after
-    `ingest`, or every minute from cron.
+    `ingest`, or every minute from cron: runs that overlap share the work, each
+    effect handed to its channel by one of them.
     """
     store = open_store(database)
     try:
         registry = Registry.from_manager(build_manager())
         report = dispatch(
-            store, registry, clock=SystemClock(), limit=limit, max_attempts=max_attempts
+            store,
+            registry,
+            clock=SystemClock(),
+            limit=limit,
+            max_attempts=max_attempts,
+            lease=None if lease is None else timedelta(seconds=lease),
         )
     finally:
         store.close()

@@ -8,7 +8,9 @@ re-exported here:
 - `post`, `HttpAnswer`, `classify_http`, `parse_retry_after`
   (`delivery.http`): one POST and one reading of an HTTP answer (which
   statuses are sent, temporary or permanent; `Retry-After`), shared by every
-  HTTP channel.
+  HTTP channel;
+- `redact_url` (`delivery.redact`): any text with its URLs' userinfo, query
+  values and fragments hidden, for what a channel logs or reports.
 
 Names load on first use (PEP 562): a plugin importing `SentKeys` does not
 pay for urllib.
@@ -26,6 +28,7 @@ _EXPORTS = {
     "classify_http": "journeyflow.delivery.http",
     "parse_retry_after": "journeyflow.delivery.http",
     "post": "journeyflow.delivery.http",
+    "redact_url": "journeyflow.delivery.redact",
 }
 
 __all__ = [
@@ -34,11 +37,13 @@ __all__ = [
     "classify_http",
     "parse_retry_after",
     "post",
+    "redact_url",
     "state_dir",
 ]
 
 if TYPE_CHECKING:
     from journeyflow.delivery.http import HttpAnswer, classify_http, parse_retry_after, post
+    from journeyflow.delivery.redact import redact_url
     from journeyflow.delivery.sentkeys import SentKeys, state_dir
 
 

@@ -13,7 +13,8 @@ Every HTTP channel answers the dispatcher the same way:
 - any other status, a malformed URL or one not http(s): `permanent_failure`.
 
 `post` never raises for network trouble; `classify_http` is the table above
-for channels that make their own requests.
+for channels that make their own requests. The URL `post` quotes in a detail
+is redacted (`redact_url`): no password or query-string key in the outbox.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from journeyflow.delivery.redact import redact_url
 from journeyflow.types import Delivery
 
 __all__ = ["HttpAnswer", "classify_http", "parse_retry_after", "post"]
@@ -115,8 +117,9 @@ def post(
     :param timeout: seconds to connect and for each read
     :param auth_hint: passed to `classify_http` for 401/403
     """
+    shown = redact_url(url)
     if not url.lower().startswith(("http://", "https://")):
-        return HttpAnswer(Delivery.give_up(f"bad URL {url!r}: only http:// and https:// URLs"))
+        return HttpAnswer(Delivery.give_up(f"bad URL {shown!r}: only http:// and https:// URLs"))
     try:
         request = urllib.request.Request(url, data=body, method="POST", headers=dict(headers))
         with _OPENER.open(request, timeout=timeout) as response:
@@ -141,10 +144,10 @@ def post(
                 )
             )
     except urllib.error.URLError as exc:
-        return HttpAnswer(Delivery.retry(f"{url}: {exc.reason}"))
+        return HttpAnswer(Delivery.retry(redact_url(f"{shown}: {exc.reason}")))
     except TimeoutError:
-        return HttpAnswer(Delivery.retry(f"{url}: no answer within {timeout:g}s"))
+        return HttpAnswer(Delivery.retry(f"{shown}: no answer within {timeout:g}s"))
     except ValueError as exc:  # a malformed URL
-        return HttpAnswer(Delivery.give_up(f"bad URL {url!r}: {exc}"))
+        return HttpAnswer(Delivery.give_up(redact_url(f"bad URL {shown!r}: {exc}")))
     except OSError as exc:  # connection reset, remote closed...
-        return HttpAnswer(Delivery.retry(f"{url}: {type(exc).__name__}: {exc}"))
+        return HttpAnswer(Delivery.retry(redact_url(f"{shown}: {type(exc).__name__}: {exc}")))

@@ -18,27 +18,38 @@ deliver again: channels must be idempotent on `effect.key`
 
 Several deliverers may run at once (processes, hosts): each claims a few
 effects at a time (`Store.claim_effects`: the SQL store takes them in one
-write transaction, `FOR UPDATE SKIP LOCKED` on PostgreSQL) and leases them
-for long enough to deliver them all; the others pass them by. A deliverer
-that dies leaves its claimed effects to be retried when the lease runs out.
+write transaction, `FOR UPDATE SKIP LOCKED` on PostgreSQL) under a token and
+a lease counted from the claim (`delivery.lease`); the others pass them by.
+Before each send the deliverer renews its claim and skips an effect it no
+longer holds, and it records an attempt only while it holds the effect, so a
+run that outlasts a lease never hands an effect to its channel twice. A
+deliverer that dies leaves its claimed effects to be retried when the lease
+runs out. A run delivers what was due when it began: a retry it schedules
+waits for a later run, so each effect is tried at most once a run.
+
 The retry time is the outbox's `next_attempt_at`: the backoff, or longer when
 the channel passed on a receiver's `Retry-After` (`Delivery.retry_after`, at
 most the backoff's cap).
 
+What is recorded of an attempt (`last_error`, the log, the hooks' Delivery)
+goes through `redact_url`: no URL's password or query-string key is kept.
+
 Channel authors: the kit is `journeyflow.delivery` (sent keys, the state
-folder, HTTP posting and classification).
+folder, HTTP posting and classification, `redact_url`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from journeyflow.delivery.lease import Claim
+from journeyflow.delivery.redact import redact_url
 from journeyflow.plugin.observer import call_each
 from journeyflow.types import Delivery, Effect
 
@@ -52,8 +63,11 @@ __all__ = ["DispatchReport", "backoff", "dispatch"]
 log = structlog.get_logger("journeyflow.delivery.outbox")
 
 TIMEOUT_SLACK = 1.0  # seconds a channel may overrun its own timeout before we stop waiting
-CLAIM_CHUNK = 50  # effects claimed at a time: a short lease, and a crash strands few
-LEASE_MARGIN_S = 60.0  # on top of every claimed effect taking its channel's full timeout
+CLAIM_CHUNK = 50  # effects claimed at a time: a crash strands few
+# The default lease, past the claim or its last renewal: the slowest channel's
+# timeout (one send, renewed before each) plus this margin for the bookkeeping
+# around it (recording, the hooks, a slow database)
+LEASE_MARGIN_S = 60.0
 BACKOFF_CAP = timedelta(hours=6)  # the longest wait between attempts, Retry-After included
 
 
@@ -65,6 +79,7 @@ class DispatchReport:
     retrying: int = 0  # temporary failures, still pending with a retry time
     failed: int = 0  # given up: permanent failures, unknown channels, out of attempts
     waiting: int = 0  # pending, but their retry time has not come
+    lost: int = 0  # claimed, then taken over by another deliverer when the lease ran out
     by_channel: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
@@ -77,10 +92,13 @@ class DispatchReport:
         row[outcome] = row.get(outcome, 0) + 1
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.sent} sent, {self.retrying} to retry, {self.failed} failed, "
             f"{self.waiting} waiting for their retry time"
         )
+        if self.lost:
+            text += f", {self.lost} left to another deliverer (lease lost)"
+        return text
 
 
 def backoff(
@@ -99,65 +117,104 @@ def dispatch(
     limit: int = 1000,
     max_attempts: int = 5,
     delay: Callable[[int], timedelta] = backoff,
+    lease: timedelta | None = None,
 ) -> DispatchReport:
-    """Deliver pending effects whose time has come, oldest first.
+    """Deliver pending effects whose time had come when the run began, oldest first.
 
     :param store: the outbox
     :param registry: the channels (and, through its manager, the observer hooks)
-    :param clock: decides which retries are due and stamps the next retry time
+    :param clock: decides which retries are due, dates claims and their leases,
+        stamps the next retry time
     :param limit: at most this many deliveries in this run
     :param max_attempts: a temporary failure on this attempt fails the effect
     :param delay: attempts so far -> wait before the next attempt
+    :param lease: how long claimed effects stay this deliverer's past the claim
+        or its last renewal (default: the slowest channel's timeout plus a
+        minute); a renewal before a send holds them at least as long as that
+        send may take (its channel's timeout plus slack)
     """
     report = DispatchReport()
-    now = clock.now()
+    started = clock.now()
+    held = _lease(registry, lease)
     customers: dict[str, dict[str, Any]] = {}
-    for effect in _due_effects(store, registry, now, limit, report):
-        channel = registry.channels.get(effect.channel)
-        if channel is None:
-            known = ", ".join(sorted(registry.channels)) or "none"
-            delivery = Delivery.give_up(
-                f"no installed plugin registers channel {effect.channel!r} (registered: "
-                f"{known}); install its plugin, then set this effect back to pending"
-            )
-        else:
-            if effect.customer_id not in customers:
-                record = store.get_customer(effect.customer_id)
-                customers[effect.customer_id] = dict(record.attributes) if record else {}
-            delivery = _deliver(
-                channel.name,
-                channel.deliver,
-                channel.timeout,
-                replace(effect, customer=customers[effect.customer_id]),
-                registry.owner("journeyflow_channels", channel.name),
-            )
-        _record(store, registry, effect, delivery, now, max_attempts, delay, report)
+    while report.attempted < limit:
+        claim = Claim.take(
+            store,
+            clock,
+            due_by=started,
+            limit=min(CLAIM_CHUNK, limit - report.attempted),
+            lease=held,
+        )
+        if not claim.effects:
+            break
+        for effect in claim.effects:
+            if not claim.renew(effect.key, at_least=_one_send(registry, effect)):
+                _lost(effect, "before sending", report)
+                continue
+            delivery = _attempt(store, registry, effect, customers)
+            _record(claim, registry, effect, delivery, clock, max_attempts, delay, report)
+    # counted once, at the end: per claim it would rescan the pending rows each time
+    report.waiting = store.waiting_effects(clock.now())
     return report
 
 
-def _due_effects(
-    store: Store, registry: Registry, now: datetime, limit: int, report: DispatchReport
-) -> Iterator[Effect]:
-    """The effects to deliver now, at most `limit`, claimed CLAIM_CHUNK at a
-    time under a lease long enough to deliver them all, so several deliverers
-    never hand one effect to its channel twice."""
+def _lease(registry: Registry, lease: timedelta | None) -> timedelta:
+    if lease is not None:
+        return lease
     slowest = max((c.timeout for c in registry.channels.values()), default=0.0)
-    lease = timedelta(seconds=CLAIM_CHUNK * (slowest + TIMEOUT_SLACK) + LEASE_MARGIN_S)
-    while report.attempted < limit:
-        claimed = store.claim_effects(now, min(CLAIM_CHUNK, limit - report.attempted), lease)
-        if not claimed:
-            break
-        yield from claimed
-    # counted once, at the end: per claim it would rescan the pending rows each time
-    report.waiting = store.waiting_effects(now)
+    return timedelta(seconds=slowest + TIMEOUT_SLACK + LEASE_MARGIN_S)
+
+
+def _one_send(registry: Registry, effect: Effect) -> timedelta:
+    """The longest one send of `effect` can hold the deliverer: its channel's
+    timeout and the slack we give it. A lease renewed before the send must
+    outlast it, or another deliverer could claim the effect mid-send."""
+    channel = registry.channels.get(effect.channel)
+    return timedelta(seconds=channel.timeout + TIMEOUT_SLACK if channel else 0.0)
+
+
+def _attempt(
+    store: Store, registry: Registry, effect: Effect, customers: dict[str, dict[str, Any]]
+) -> Delivery:
+    """One delivery attempt, its detail stripped of credentials."""
+    channel = registry.channels.get(effect.channel)
+    if channel is None:
+        known = ", ".join(sorted(registry.channels)) or "none"
+        return Delivery.give_up(
+            f"no installed plugin registers channel {effect.channel!r} (registered: "
+            f"{known}); install its plugin, then set this effect back to pending"
+        )
+    if effect.customer_id not in customers:
+        record = store.get_customer(effect.customer_id)
+        customers[effect.customer_id] = dict(record.attributes) if record else {}
+    delivery = _deliver(
+        channel.name,
+        channel.deliver,
+        channel.timeout,
+        replace(effect, customer=customers[effect.customer_id]),
+        registry.owner("journeyflow_channels", channel.name),
+    )
+    if delivery.detail:
+        delivery = replace(delivery, detail=redact_url(delivery.detail))
+    return delivery
+
+
+def _lost(effect: Effect, when: str, report: DispatchReport) -> None:
+    report.lost += 1
+    log.warning(
+        "lease lost: another deliverer holds the effect",
+        key=effect.key,
+        channel=effect.channel,
+        when=when,
+    )
 
 
 def _record(
-    store: Store,
+    claim: Claim,
     registry: Registry,
     effect: Effect,
     delivery: Delivery,
-    now: datetime,
+    clock: Clock,
     max_attempts: int,
     delay: Callable[[int], timedelta],
     report: DispatchReport,
@@ -176,9 +233,13 @@ def _record(
         wait = delay(attempts)
         if delivery.retry_after is not None:  # the receiver asked to be left alone longer
             wait = max(wait, min(delivery.retry_after, BACKOFF_CAP))
-        next_at = now + wait
+        next_at = clock.now() + wait
         error = delivery.detail or "temporary failure"
-    store.update_effect(effect.key, status, attempts, error, next_attempt_at=next_at)
+    if not claim.record(effect.key, status, attempts, error, next_at):
+        # the holder now records (and tells the hooks); the channel's
+        # idempotency on the key covers what this one already delivered
+        _lost(effect, "after sending", report)
+        return
     report.count(effect.channel, outcome)
     done = replace(
         effect, status=status, attempts=attempts, last_error=error, next_attempt_at=next_at
@@ -234,7 +295,7 @@ def _deliver(
             channel=name,
             plugin=plugin,
             key=effect.key,
-            error=f"{type(exc).__name__}: {exc}",
+            error=redact_url(f"{type(exc).__name__}: {exc}"),
         )
         return Delivery.retry(
             f"channel {name!r} (plugin {plugin!r}) raised {type(exc).__name__}: {exc}"

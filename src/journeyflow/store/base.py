@@ -19,7 +19,7 @@ block raises; a block that already called `commit()` or `rollback()` itself
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -120,14 +120,37 @@ class Store(DeadLetters, Protocol):
         last_error: str | None,
         next_attempt_at: datetime | None = None,
     ) -> None:
-        """Record a delivery attempt; `next_attempt_at` is when a retry may run."""
+        """Set an effect's delivery fields, whoever holds it (a task marked done);
+        `next_attempt_at` is when a retry may run. The dispatcher records through
+        `record_attempt`, under its claim."""
         ...
 
-    def claim_effects(self, now: datetime, limit: int, lease: timedelta) -> list[Effect]:
-        """Take up to `limit` pending effects due by `now`, oldest first, for one
-        deliverer: their retry time moves to `now + lease`, so another deliverer
-        passes them by until the lease runs out (a deliverer that died leaves
-        them to be retried then)."""
+    def claim_effects(
+        self, due_by: datetime, limit: int, until: datetime, token: str
+    ) -> list[Effect]:
+        """Take up to `limit` pending effects due by `due_by`, oldest first, for one
+        deliverer: each row gets the claim's `token` and a lease to `until` (its
+        retry time), so another deliverer passes them by until the lease runs
+        out (a deliverer that died leaves them to be retried then)."""
+        ...
+
+    def renew_claim(self, token: str, until: datetime) -> set[str]:
+        """Extend the lease of every effect still held under `token` (pending,
+        not re-claimed by another deliverer) to `until`; the keys still held."""
+        ...
+
+    def record_attempt(
+        self,
+        key: str,
+        token: str,
+        status: str,
+        attempts: int,
+        last_error: str | None,
+        next_attempt_at: datetime | None = None,
+    ) -> bool:
+        """`update_effect`, only if the effect is still held under `token`; it is
+        then no longer held by anyone. False (nothing written) when the lease was
+        lost to another deliverer."""
         ...
 
     def waiting_effects(self, now: datetime) -> int:

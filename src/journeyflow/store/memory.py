@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from journeyflow.store.deadletter import MemoryDeadLetters
@@ -28,6 +28,7 @@ class MemoryStore(MemoryDeadLetters):
         self.history: list[HistoryRecord] = []
         self.effects: dict[str, Effect] = {}
         self.versions: dict[tuple[str, int], tuple[str, str]] = {}
+        self.claims: dict[str, str] = {}  # effect key -> the token of the claim holding it
 
     def unit_of_work(self) -> _MemoryUnitOfWork:
         return _MemoryUnitOfWork(self)
@@ -102,13 +103,42 @@ class MemoryStore(MemoryDeadLetters):
             next_attempt_at=next_attempt_at,
         )
 
-    def claim_effects(self, now: datetime, limit: int, lease: timedelta) -> list[Effect]:
+    def claim_effects(
+        self, due_by: datetime, limit: int, until: datetime, token: str
+    ) -> list[Effect]:
         pending = self.get_effects(None, "pending")
-        claimed = [e for e in pending if e.next_attempt_at is None or e.next_attempt_at <= now]
-        claimed = claimed[:limit]
+        claimed = [e for e in pending if e.next_attempt_at is None or e.next_attempt_at <= due_by][
+            :limit
+        ]
         for effect in claimed:
-            self.effects[effect.key] = replace(effect, next_attempt_at=now + lease)
+            self.effects[effect.key] = replace(effect, next_attempt_at=until)
+            self.claims[effect.key] = token
         return claimed
+
+    def renew_claim(self, token: str, until: datetime) -> set[str]:
+        held = {
+            key
+            for key, holder in self.claims.items()
+            if holder == token and self.effects[key].status == "pending"
+        }
+        for key in held:
+            self.effects[key] = replace(self.effects[key], next_attempt_at=until)
+        return held
+
+    def record_attempt(
+        self,
+        key: str,
+        token: str,
+        status: str,
+        attempts: int,
+        last_error: str | None,
+        next_attempt_at: datetime | None = None,
+    ) -> bool:
+        if self.claims.get(key) != token:
+            return False
+        del self.claims[key]
+        self.update_effect(key, status, attempts, last_error, next_attempt_at)
+        return True
 
     def waiting_effects(self, now: datetime) -> int:
         return sum(

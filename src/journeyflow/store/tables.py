@@ -114,7 +114,10 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("seq", Integer, nullable=False, server_default="0"),
     Column("action", Integer, nullable=False, server_default="0"),
-    Column("next_attempt_at", DateTime, nullable=True),
+    Column("next_attempt_at", DateTime, nullable=True),  # a retry time, or a claim's lease
+    # the claim holding the row (a random id per claim): only its holder may
+    # renew the lease or record the attempt; NULL once recorded
+    Column("claim_token", String(32), nullable=True),
     Index("ix_outbox_status", "status", "created_at"),
     Index("ix_outbox_customer", "customer_id"),
 )

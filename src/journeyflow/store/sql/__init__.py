@@ -21,7 +21,8 @@ proceed in parallel.
 
 One module per job:
 
-* `queries.py`: `SqlStore`, its reads, listings and outbox claims;
+* `queries.py`: `SqlStore`, its reads and listings;
+* `outbox.py`: the outbox's claims, lease renewals and records, under a claim token;
 * `unit_of_work.py`: `SqlUnitOfWork`, load and write one batch;
 * `rows.py`: records to rows and back, and the snapshots commit compares;
 * `database.py`: from a URL to an engine, and the schema migrations;

@@ -9,10 +9,10 @@ recorded, pending effects claimed by a deliverer for a lease.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
@@ -21,7 +21,7 @@ from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, H
 from journeyflow.store.sql.bulk import BulkStatements
 from journeyflow.store.sql.cache import DEFAULT_CAPACITY, RecordCache
 from journeyflow.store.sql.database import open_engine, upgrade
-from journeyflow.store.sql.postgresql import skip_locked
+from journeyflow.store.sql.outbox import OutboxQueries
 from journeyflow.store.sql.rejected import SqlDeadLetters
 from journeyflow.store.sql.rows import (
     customer_record,
@@ -30,15 +30,16 @@ from journeyflow.store.sql.rows import (
     history_record,
     naive,
 )
-from journeyflow.store.sql.sqlite import WRITE, WriterConnection, chunked
+from journeyflow.store.sql.sqlite import WriterConnection
 
 # The unit of work's class by name, at run time too: `unit_of_work` is
 # annotated with it, and the benchmarks read that annotation.
 from journeyflow.store.sql.unit_of_work import SqlUnitOfWork
 
 
-class SqlStore(SqlDeadLetters):
-    """The rejected events are `SqlDeadLetters` (`rejected.py`).
+class SqlStore(OutboxQueries, SqlDeadLetters):
+    """The outbox's claims, renewals and records are `OutboxQueries` (`outbox.py`);
+    the rejected events, `SqlDeadLetters` (`rejected.py`).
 
     :param cache_customers: customers kept between units of work (SQLite only;
     0 turns the cache off)
@@ -220,60 +221,3 @@ class SqlStore(SqlDeadLetters):
             for customer in customers:
                 yield customer, grouped.get(customer.id, [])
             last = customers[-1].id
-
-    # --- the outbox: deliverers claim, attempt, record -------------------------
-
-    def claim_effects(self, now: datetime, limit: int, lease: timedelta) -> list[Effect]:
-        outbox = t.outbox.c
-        due = or_(outbox.next_attempt_at.is_(None), outbox.next_attempt_at <= naive(now))
-        query = (
-            select(t.outbox)
-            .where(outbox.status == "pending", due)
-            .order_by(outbox.created_at, outbox.enrolment_id, outbox.seq, outbox.action)
-            .limit(limit)
-        )
-        if self.dialect == "postgresql":
-            query = skip_locked(query)
-        with self.engine.connect() as plain:
-            # SQLite: BEGIN IMMEDIATE, so two deliverers claim one after the other
-            conn = plain.execution_options(**{WRITE: True})
-            with conn.begin():
-                claimed = [effect_record(r._mapping) for r in conn.execute(query)]
-                for chunk in chunked([e.key for e in claimed]):
-                    conn.execute(
-                        update(t.outbox)
-                        .where(outbox.effect_key.in_(chunk))
-                        .values(next_attempt_at=naive(now + lease))
-                    )
-        return claimed
-
-    def update_effect(
-        self,
-        key: str,
-        status: str,
-        attempts: int,
-        last_error: str | None,
-        next_attempt_at: datetime | None = None,
-    ) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(t.outbox)
-                .where(t.outbox.c.effect_key == key)
-                .values(
-                    status=status,
-                    attempts=attempts,
-                    last_error=last_error,
-                    next_attempt_at=naive(next_attempt_at),
-                )
-            )
-
-    def waiting_effects(self, now: datetime) -> int:
-        outbox = t.outbox.c
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    select(func.count())
-                    .select_from(t.outbox)
-                    .where(outbox.status == "pending", outbox.next_attempt_at > naive(now))
-                ).scalar_one()
-            )
