@@ -8,6 +8,7 @@ list|replay|purge` on what was kept."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from journeyflow.store import open_store
 from tests.journeys import REACTIVATION
 
 
@@ -239,3 +241,24 @@ def test_standard_input_is_read_the_same_way(tmp_path: Path, journeys: Path) -> 
     assert ran.returncode == 0
     assert b"2 applied, 0 duplicates ignored, 1 rejected" in ran.stdout
     assert b"rejected line 2: the line is not UTF-8" in ran.stderr
+
+
+def test_an_event_the_database_refuses_is_one_line_of_output_not_a_traceback(
+    tmp_path: Path, journeys: Path
+) -> None:
+    db = tmp_path / "t.db"
+    url = f"sqlite:///{db}"
+    open_store(url).close()  # the schema, then a rule of the database's own
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "CREATE TRIGGER no_poison BEFORE INSERT ON events WHEN NEW.name = 'poison' "
+            "BEGIN SELECT RAISE(ABORT, 'poison is not stored here'); END"
+        )
+    conn.close()
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(b"\n".join([good(1), bad(event="poison", messageId="p"), good(2)]) + b"\n")
+    ran = ingest(path, journeys, url)
+    assert ran.returncode == 0 and "Traceback" not in ran.stderr
+    assert "2 applied, 0 duplicates ignored, 1 rejected" in ran.stdout
+    assert "rejected by reason: not-stored 1" in ran.stdout
+    assert "rejected line 2: the event could not be applied: IntegrityError: poison" in ran.stderr

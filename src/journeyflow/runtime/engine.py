@@ -260,7 +260,9 @@ class Engine:
                     continue
                 index, item, _ = part[0]
                 reason = f"the event could not be applied: {_failure(exc)}"
-                log.warning("event not stored", index=index, error=_failure(exc), exc_info=True)
+                # a warning in one line; the traceback (for a bug of ours) at debug level
+                log.warning("event not stored", index=index, error=_failure(exc))
+                log.debug("event not stored: where it failed", index=index, exc_info=True)
                 report.rejected.append(_rejected(index, item, Kind.NOT_STORED, reason))
 
     def _apply(self, events: list[Event]) -> IngestReport:
