@@ -7,13 +7,18 @@ starts after the first one's run has outlasted it: a lease counted from the
 run's start (the old dispatcher) hands it the first's in-flight effects, and
 the server gets them twice. Each deliverer keeps its own sent-keys file (two
 hosts), so the channel's own deduplication cannot hide what the outbox does.
+Two threads on SQLite and PostgreSQL, then two `journeyflow deliver`
+processes on one SQLite file.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -75,6 +80,32 @@ def slow_smtp() -> Iterator[tuple[SlowServer, int]]:
         controller.stop()
 
 
+def email_settings(port: int, folder: Path) -> dict[str, str]:
+    """The email plugin's settings (its README's environment variables), and
+    its templates written under `folder`."""
+    templates = folder / "email"
+    templates.mkdir()
+    (templates / "welcome.subject.txt").write_text("Welcome\n")
+    (templates / "welcome.html").write_text("<p>Hi {{ customer_id }}</p>\n")
+    return {
+        "JOURNEYFLOW_SMTP_HOST": "127.0.0.1",
+        "JOURNEYFLOW_SMTP_PORT": str(port),
+        "JOURNEYFLOW_SMTP_FROM": "Salon <hello@salon.example>",
+        "JOURNEYFLOW_SMTP_TIMEOUT": str(SMTP_TIMEOUT),
+        "JOURNEYFLOW_EMAIL_TEMPLATES": str(templates),
+    }
+
+
+def queue_emails(store: SqlStore) -> list[str]:
+    """EFFECTS pending e-mails in the outbox, in key order; their keys."""
+    keys = [f"key-{i:03d}" for i in range(EFFECTS)]
+    with store.unit_of_work() as uow:
+        for i, key in enumerate(keys):
+            sent = make_effect(key, "email", data={"to": f"c{i}@example.com"}, customer_id=f"c{i}")
+            uow.add_effect(replace(sent, seq=i))
+    return keys
+
+
 def email_registry(monkeypatch: pytest.MonkeyPatch, state: Path) -> Registry:
     """The email plugin as `journeyflow deliver` loads it, its settings read
     from the environment now (its sent keys under `state`)."""
@@ -91,28 +122,13 @@ def test_two_deliverers_with_a_lease_shorter_than_a_run_send_each_email_once(
     tmp_path: Path,
 ) -> None:
     server, port = slow_smtp
-    templates = tmp_path / "email"
-    templates.mkdir()
-    (templates / "welcome.subject.txt").write_text("Welcome\n")
-    (templates / "welcome.html").write_text("<p>Hi {{ customer_id }}</p>\n")
-    for name, value in {
-        "JOURNEYFLOW_SMTP_HOST": "127.0.0.1",
-        "JOURNEYFLOW_SMTP_PORT": str(port),
-        "JOURNEYFLOW_SMTP_FROM": "Salon <hello@salon.example>",
-        "JOURNEYFLOW_SMTP_TIMEOUT": str(SMTP_TIMEOUT),
-        "JOURNEYFLOW_EMAIL_TEMPLATES": str(templates),
-    }.items():
+    for name, value in email_settings(port, tmp_path).items():
         monkeypatch.setenv(name, value)
     registries = [email_registry(monkeypatch, tmp_path / f"host-{i}") for i in range(2)]
-
-    keys = [f"key-{i:03d}" for i in range(EFFECTS)]
     # each deliverer opens its own store (own connections); opened here, as
     # Alembic's migration context is not thread-safe
     stores = [SqlStore(shared_url) for _ in range(2)]
-    with stores[0].unit_of_work() as uow:
-        for i, key in enumerate(keys):
-            sent = make_effect(key, "email", data={"to": f"c{i}@example.com"}, customer_id=f"c{i}")
-            uow.add_effect(replace(sent, seq=i))
+    keys = queue_emails(stores[0])
     reports: list[DispatchReport] = []
 
     def deliverer(n: int) -> None:
@@ -135,3 +151,39 @@ def test_two_deliverers_with_a_lease_shorter_than_a_run_send_each_email_once(
     assert {e.status for e in effects} == {"sent"}
     assert len(reports) == 2 and sum(r.sent for r in reports) == EFFECTS
     assert all(r.sent > 0 for r in reports)  # the second one did take a share
+
+
+def test_two_deliver_commands_on_one_sqlite_file_send_each_email_once(
+    slow_smtp: tuple[SlowServer, int], tmp_path: Path
+) -> None:
+    """The same, as cron would run it: two `journeyflow deliver --lease`
+    processes, the second started once the first has sent for longer than a
+    lease, each loading the installed plugins and its settings from the
+    environment."""
+    server, port = slow_smtp
+    url = f"sqlite:///{tmp_path / 'jf.db'}"
+    store = SqlStore(url)
+    keys = queue_emails(store)
+    settings = {**os.environ, **email_settings(port, tmp_path)}
+    command = [str(Path(sys.executable).with_name("journeyflow")), "deliver", "-d", url]
+    command += ["--lease", str(LEASE.total_seconds())]
+
+    def start(host: str) -> subprocess.Popen[str]:
+        env = {**settings, "JOURNEYFLOW_STATE_DIR": str(tmp_path / host)}
+        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+
+    first = start("host-0")
+    waited = time.monotonic()
+    while not server.keys and time.monotonic() - waited < 30:  # its run has begun
+        time.sleep(0.05)
+    time.sleep(LEASE.total_seconds() + 0.5)
+    second = start("host-1")
+    outputs = [p.communicate(timeout=60)[0] for p in (first, second)]
+    effects = store.get_effects()
+    store.close()
+
+    assert [p.returncode for p in (first, second)] == [0, 0], outputs
+    twice = sorted(key for key, n in server.keys.items() if n > 1)
+    assert twice == [], f"{len(twice)} e-mails sent more than once"
+    assert sorted(server.keys) == keys
+    assert {e.status for e in effects} == {"sent"}
