@@ -24,20 +24,45 @@ _LABELS = {"pending": "queued", "sent": "assigned", "done": "done"}
     help="open: queued or assigned",
 )
 @click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="list at most this many tasks",
+)
+@click.option(
+    "--offset",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="skip this many tasks first (the next page: --offset 50)",
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @click.pass_context
-def command(ctx: click.Context, database: str, owner: str | None, status: str, fmt: str) -> None:
-    """List tasks, oldest first; `journeyflow tasks done KEY` marks one done."""
+def command(
+    ctx: click.Context,
+    database: str,
+    owner: str | None,
+    status: str,
+    limit: int,
+    offset: int,
+    fmt: str,
+) -> None:
+    """List tasks, oldest first, a page at a time (--limit, --offset);
+    `journeyflow tasks done KEY` marks one done."""
     ctx.ensure_object(dict)
     ctx.obj["database"] = database
     if ctx.invoked_subcommand is not None:
         return
     store = open_store(database)
     try:
-        tasks = list_tasks(store, owner=owner, status=status)
+        # one more than the page, to tell whether another page follows
+        tasks = list_tasks(store, owner=owner, status=status, limit=limit + 1, offset=offset)
     finally:
         store.close()
+    more, tasks = len(tasks) > limit, tasks[:limit]
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -68,7 +93,12 @@ def command(ctx: click.Context, database: str, owner: str | None, status: str, f
             f"{t.data.get('owner') or '-':<16} {t.data.get('title')}{due}  "
             f"[{t.journey} / {t.customer_id}]"
         )
-    click.echo(f"{len(tasks)} {status} task{'' if len(tasks) == 1 else 's'}", err=True)
+    shown = f"{len(tasks)} {status} task{'' if len(tasks) == 1 else 's'}"
+    if offset:
+        shown += f" after the first {offset}"
+    if more:
+        shown += f"; more with --offset {offset + limit}"
+    click.echo(shown, err=True)
 
 
 @command.command("done")

@@ -112,6 +112,22 @@ class Store(DeadLetters, Protocol):
         self, customer_id: str | None = None, status: str | None = None
     ) -> list[Effect]: ...
 
+    def effects_page(
+        self,
+        channel: str,
+        statuses: Sequence[str] | None,
+        *,
+        owner: str | None = None,
+        key_prefix: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Effect]:
+        """A page of one channel's effects with these statuses (None: any), in
+        `get_effects`' order, optionally only `data.owner`'s or those whose key
+        starts with `key_prefix`: filtered and paged by the store, so listing a
+        few tasks never reads the whole outbox."""
+        ...
+
     def update_effect(
         self,
         key: str,

@@ -87,6 +87,26 @@ class MemoryStore(MemoryDeadLetters):
         # the SQL store's order: time, then enrolment, then (transition, action)
         return sorted(found, key=lambda e: (e.created_at, e.enrolment_id, e.seq, e.action))
 
+    def effects_page(
+        self,
+        channel: str,
+        statuses: Sequence[str] | None,
+        *,
+        owner: str | None = None,
+        key_prefix: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Effect]:
+        found = [
+            e
+            for e in self.get_effects()
+            if e.channel == channel
+            and (statuses is None or e.status in statuses)
+            and (owner is None or e.data.get("owner") == owner)
+            and (key_prefix is None or e.key.startswith(key_prefix))
+        ]
+        return found[offset:] if limit is None else found[offset : offset + limit]
+
     def update_effect(
         self,
         key: str,

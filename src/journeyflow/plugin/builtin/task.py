@@ -30,17 +30,21 @@ def deliver(effect: Effect) -> Delivery:
     return Delivery.sent(f"assigned to {owner}")
 
 
-def list_tasks(store: Store, *, owner: str | None = None, status: str = "open") -> list[Effect]:
-    """Tasks by status (`open`, `done` or `all`), oldest first, optionally one owner's."""
+def list_tasks(
+    store: Store,
+    *,
+    owner: str | None = None,
+    status: str = "open",
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Effect]:
+    """Tasks by status (`open`, `done` or `all`), oldest first, optionally one
+    owner's: at most `limit` of them after skipping `offset`, asked of the store
+    page by page (an outbox holds every e-mail ever queued beside the tasks)."""
     if status not in ("open", "done", "all"):
         raise JourneyflowError(f"task status {status!r} is not one of open, done, all")
     wanted = {"open": OPEN, "done": (DONE,), "all": (*OPEN, DONE)}[status]
-    found = [
-        e for e in store.get_effects(None, None) if e.channel == CHANNEL and e.status in wanted
-    ]
-    if owner is not None:
-        found = [e for e in found if e.data.get("owner") == owner]
-    return found
+    return store.effects_page(CHANNEL, wanted, owner=owner, limit=limit, offset=offset)
 
 
 def complete_task(store: Store, key: str) -> Effect:
@@ -48,17 +52,17 @@ def complete_task(store: Store, key: str) -> Effect:
 
     :raises JourneyflowError: no task, several tasks, or the task is not open
     """
-    tasks = [
-        e for e in store.get_effects(None, None) if e.channel == CHANNEL and e.key.startswith(key)
-    ]
+    # six are enough to tell "one" from "several" and show five of them
+    tasks = store.effects_page(CHANNEL, None, key_prefix=key, limit=6)
     if not tasks:
         raise JourneyflowError(
             f"no task has a key starting with {key!r}; `journeyflow tasks --status all` lists them"
         )
     if len(tasks) > 1:
         shown = ", ".join(t.key[:12] for t in tasks[:5])
+        more = "more than 5" if len(tasks) > 5 else str(len(tasks))
         raise JourneyflowError(
-            f"{len(tasks)} tasks have keys starting with {key!r} ({shown}...); give more of the key"
+            f"{more} tasks have keys starting with {key!r} ({shown}...); give more of the key"
         )
     task = tasks[0]
     if task.status not in OPEN:

@@ -25,7 +25,10 @@ One module per job:
 * `outbox.py`: the outbox's claims, lease renewals and records, under a claim token;
 * `unit_of_work.py`: `SqlUnitOfWork`, load and write one batch;
 * `rows.py`: records to rows and back, and the snapshots commit compares;
-* `database.py`: from a URL to an engine, and the schema migrations;
+* `database.py`: from a URL to an engine, a bad one refused in one line;
+* `schema.py`: the schema to the newest revision, one process at a time,
+  refusing another application's database or a newer journeyflow's;
+* `tasks.py`: a page of one channel's effects (`journeyflow tasks`);
 * `sqlite.py`: SQLite's settings, write lock, writer connection;
 * `bulk.py`: SQLite's fast path, rows straight to the driver;
 * `cache.py`: customers kept between units of work (SQLite);

@@ -8,7 +8,7 @@ recorded, pending effects claimed by a deliverer for a lease.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -31,6 +31,7 @@ from journeyflow.store.sql.rows import (
     naive,
 )
 from journeyflow.store.sql.sqlite import WriterConnection
+from journeyflow.store.sql.tasks import effects_page
 
 # The unit of work's class by name, at run time too: `unit_of_work` is
 # annotated with it, and the benchmarks read that annotation.
@@ -163,6 +164,26 @@ class SqlStore(OutboxQueries, SqlDeadLetters):
                 query.order_by(outbox.created_at, outbox.enrolment_id, outbox.seq, outbox.action)
             )
             return [effect_record(r._mapping) for r in rows]
+
+    def effects_page(
+        self,
+        channel: str,
+        statuses: Sequence[str] | None,
+        *,
+        owner: str | None = None,
+        key_prefix: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Effect]:
+        return effects_page(
+            self.engine,
+            channel,
+            statuses,
+            owner=owner,
+            key_prefix=key_prefix,
+            limit=limit,
+            offset=offset,
+        )
 
     def count_events(self) -> int:
         with self.engine.connect() as conn:
