@@ -5,14 +5,16 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import click
 
 from journeyflow.clock import Clock
+from journeyflow.definition.durations import parse_duration
 from journeyflow.definition.loader import LoadedJourney, load_paths
-from journeyflow.exceptions import JourneyflowError
+from journeyflow.exceptions import DurationError, JourneyflowError
 from journeyflow.plugin.manager import build_manager
 from journeyflow.plugin.observer import Observer
 from journeyflow.plugin.registry import Registry
@@ -23,6 +25,31 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_JOURNEYS = "journeys"
 DATETIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]  # --since, --until, --at
+
+
+class Duration(click.ParamType[timedelta, Any]):
+    """A duration longer than zero (`30m`, `6h`, `1d`, `2w` or ISO-8601): a
+    cadence of zero would spin, a negative one means nothing, so both are
+    usage errors, as a bad number is."""
+
+    name = "duration"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> timedelta:
+        if isinstance(value, timedelta):
+            found = value
+        else:
+            try:
+                found = parse_duration(str(value))
+            except DurationError as exc:
+                self.fail(str(exc), param, ctx)
+        if found <= timedelta(0):
+            self.fail(f"{value!r} is not longer than zero", param, ctx)
+        return found
+
+
+DURATION = Duration()
 
 
 def journeys_option(func: F) -> F:

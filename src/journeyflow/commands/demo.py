@@ -31,8 +31,10 @@ from journeyflow.store import open_store
 
 @click.command("demo")
 @journeys_option
-@click.option("--customers", default=2000, show_default=True)
-@click.option("--days", default=365, show_default=True, help="simulated days")
+@click.option("--customers", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option(
+    "--days", type=click.IntRange(min=1), default=365, show_default=True, help="simulated days"
+)
 @click.option(
     "--database",
     "-d",

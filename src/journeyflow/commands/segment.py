@@ -14,6 +14,7 @@ from journeyflow.clock import Clock, SystemClock, VirtualClock, as_utc
 from journeyflow.commands._common import (
     DATETIME_FORMATS,
     DEFAULT_JOURNEYS,
+    DURATION,
     database_option,
     journeys_option,
     load_journeys,
@@ -21,8 +22,7 @@ from journeyflow.commands._common import (
     plugin_registry,
     segmenter_plugin,
 )
-from journeyflow.definition.durations import parse_duration
-from journeyflow.exceptions import DurationError, JourneyflowError
+from journeyflow.exceptions import JourneyflowError
 from journeyflow.plugin.registry import Registry
 from journeyflow.runtime.segments import ALL, SegmentationResult, recompute, resolve_segmenters
 from journeyflow.store import open_store
@@ -38,7 +38,11 @@ from journeyflow.store import open_store
     type=click.DateTime(formats=DATETIME_FORMATS),
     help="compute as of this moment (UTC; a date is its midnight); default: now",
 )
-@click.option("--every", help="recompute on this cadence with the real clock (e.g. 1d, 6h)")
+@click.option(
+    "--every",
+    type=DURATION,
+    help="recompute on this cadence with the real clock (e.g. 1d, 6h)",
+)
 @click.option(
     "--times",
     type=click.IntRange(min=1),
@@ -57,7 +61,7 @@ def command(
     database: str,
     journey_paths: tuple[str, ...],
     at: datetime | None,
-    every: str | None,
+    every: timedelta | None,
     times: int | None,
     vertical: str | None,
     fmt: str,
@@ -72,12 +76,6 @@ def command(
         raise click.UsageError("--at and --every do not go together: --every runs at real time")
     if times is not None and every is None:
         raise click.UsageError("--times needs --every")
-    try:
-        interval = parse_duration(every) if every is not None else None
-    except DurationError as exc:
-        raise click.BadParameter(str(exc), param_hint="--every") from exc
-    if interval is not None and interval <= timedelta(0):
-        raise click.BadParameter("must be longer than zero", param_hint="--every")
     registry = plugin_registry()
     resolve_segmenters(registry.segmenters, name)  # an unknown name fails before anything is opened
     thresholds = _thresholds(registry, vertical)
@@ -101,9 +99,9 @@ def command(
             failed = failed or bool(result.problems)
             _echo(result, fmt)
             runs += 1
-            if interval is None or (times is not None and runs >= times):
+            if every is None or (times is not None and runs >= times):
                 break
-            time.sleep(max(0.0, (moment + interval - clock.now()).total_seconds()))
+            time.sleep(max(0.0, (moment + every - clock.now()).total_seconds()))
     except KeyboardInterrupt:  # --every without --times: stopped by hand
         pass
     finally:
