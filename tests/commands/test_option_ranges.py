@@ -12,8 +12,8 @@ from journeyflow.cli import main
 
 # Options any integer suits: a random seed is as good negative as positive.
 ANY_INTEGER = {("demo", "seed")}
-# Commands whose options their own work in #14 checks (ingest, deliver).
-NOT_HERE = {"ingest", "deliver"}
+# Options any integer suits are listed above; every other one takes a range.
+NOT_HERE: set[str] = set()
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
@@ -53,6 +53,10 @@ def test_every_integer_option_says_which_integers_it_takes() -> None:
         (["segment", "rfm", "--every", "-1h"], "--every", "is not a duration"),
         (["segment", "rfm", "--every", "1d", "--times", "0"], "--times", "0 is not in the range"),
         (["test", "--fail-under", "101"], "--fail-under", "101.0 is not in the range 0<=x<=100"),
+        (["ingest", "-", "--batch-size", "0"], "--batch-size", "0 is not in the range x>=1"),
+        (["deliver", "--limit", "0"], "--limit", "0 is not in the range x>=1"),
+        (["deliver", "--max-attempts", "-1"], "--max-attempts", "-1 is not in the range x>=1"),
+        (["deliver", "--lease", "0"], "--lease", "0.0 is not in the range x>0"),
     ],
 )
 def test_a_number_out_of_range_is_a_usage_error(args: list[str], option: str, says: str) -> None:

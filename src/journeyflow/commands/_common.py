@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import functools
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
@@ -122,22 +121,3 @@ def make_engine(
         functions=registry.functions(),
         listeners=[Observer(registry.manager)],
     )
-
-
-def read_jsonl(stream: IO[str]) -> Iterator[Any]:
-    """Yield each line's JSON; a bad line yields a marker the engine rejects
-    with the line number, so one bad line never stops the file."""
-    for number, line in enumerate(stream, 1):
-        if not line.strip():
-            continue
-        try:
-            yield json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield _BadLine(number, exc.msg)
-
-
-class _BadLine(dict[str, Any]):
-    """Not an event: parse_event rejects it (no `type`), and the reason says why."""
-
-    def __init__(self, number: int, message: str) -> None:
-        super().__init__(type=f"<line {number} is not JSON: {message}>")

@@ -16,9 +16,16 @@ from journeyflow.store import open_store
 
 @click.command("deliver")
 @database_option
-@click.option("--limit", default=1000, show_default=True, help="deliveries in this run at most")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="deliveries in this run at most",
+)
 @click.option(
     "--max-attempts",
+    type=click.IntRange(min=1),
     default=5,
     show_default=True,
     help="a temporary failure on this attempt fails the effect",

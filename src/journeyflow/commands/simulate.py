@@ -18,8 +18,8 @@ from journeyflow.commands._common import (
     load_journeys,
     make_engine,
     plugin_registry,
-    read_jsonl,
 )
+from journeyflow.events.lines import read_lines
 from journeyflow.reports.standing import (
     build_report,
     customer_standing,
@@ -32,7 +32,7 @@ from journeyflow.store import open_store
 
 @click.command("simulate")
 @click.argument("journeys", type=click.Path(exists=True))
-@click.argument("events", type=click.File("r", encoding="utf-8"))
+@click.argument("events", type=click.File("rb"))
 @click.option(
     "--until",
     "until",
@@ -55,14 +55,17 @@ def command(journeys: str, events: Any, until: datetime | None, database: str, f
     output says where each customer stands and what would have been sent.
     """
     loaded = load_journeys([journeys], plugin_registry())
-    raws = list(read_jsonl(events))
-    clock = VirtualClock(clock_start(raws, until))
+    # read as `journeyflow ingest` reads: a line that cannot be read is rejected
+    # with its number and reason, never a crash
+    lines = list(read_lines(events))
+    clock = VirtualClock(clock_start((line.value for line in lines), until))
     engine = make_engine([journeys], open_store(database), clock, journeys=loaded)
-    report = engine.ingest(raws)
+    report = engine.ingest(lines)
     if until is not None:
         engine.advance_to(as_utc(until))
     for rejected in report.rejected:
-        click.echo(f"rejected event #{rejected.index + 1}: {rejected.reason}", err=True)
+        where = f"line {rejected.line}" if rejected.line else f"event #{rejected.index + 1}"
+        click.echo(f"rejected {where}: {rejected.reason}", err=True)
     customers = sorted({e.customer_id for e in engine.enrolments()})
     if fmt == "json":
         click.echo(

@@ -30,7 +30,7 @@ def event_times(events: Iterable[Any]) -> list[datetime]:
             times.append(
                 as_utc(datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00")))
             )
-        except ValueError:
+        except (ValueError, OverflowError):
             continue  # the engine rejects the event, with its reason
     return times
 
