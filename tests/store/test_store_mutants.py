@@ -204,8 +204,8 @@ def claim_all(store: Any, now: datetime) -> list[Any]:
 
 
 def test_claims_go_by_time_then_enrolment_then_transition_then_action(two: Engine) -> None:
-    """Kills each column dropped from the outbox claim's ORDER BY (created_at,
-    enrolment, seq, action), and `<` for `<=` in the due test of a claim."""
+    """Kills each column dropped from the ORDER BY (created_at, enrolment, seq,
+    action) of the outbox claim and of get_effects, and get_effects' filters."""
     two.ingest(
         [
             track("c1", "buy", "2026-01-01T00:00:00Z"),  # a: a-hello at 00:00
@@ -215,6 +215,11 @@ def test_claims_go_by_time_then_enrolment_then_transition_then_action(two: Engin
     two.advance_to(at("2026-01-01T02:00:00Z"))  # c1's a: a-timer, a-hello at 02:00
     # c1, 02:30: `go` moves a (seq 2: a-go-1, a-go-2; then a-next, seq 3) and enrols in b
     two.ingest([track("c1", "go", "2026-01-01T02:30:00Z")])
+    # get_effects: the same order, filtered by customer and by status
+    listed = [(e.customer_id, e.template, e.created_at) for e in two.effects()]
+    assert [e.template for e in two.effects("c2")] == ["a-hello"]
+    assert [e.customer_id for e in two.effects(status="pending")] == [c for c, _, _ in listed]
+    assert two.effects(status="sent") == []
     claimed = claim_all(two.store, at("2026-01-01T02:30:00Z"))
     got = [(e.customer_id, e.template, e.created_at) for e in claimed]
     t = at
@@ -228,6 +233,7 @@ def test_claims_go_by_time_then_enrolment_then_transition_then_action(two: Engin
         ("c1", "a-next", t("2026-01-01T02:30:00Z")),
         ("c1", "b-hello", t("2026-01-01T02:30:00Z")),
     ]
+    assert listed == got
 
 
 def test_effect_updates_and_waiting_effects(two: Engine) -> None:
