@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import structlog
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, assume, given, note, settings
 
 from journeyflow.clock import VirtualClock
 from journeyflow.definition.loader import load_text
@@ -26,7 +26,15 @@ from journeyflow.runtime.engine import Engine
 from journeyflow.store import MemoryStore
 from journeyflow.store.sql import SqlStore
 from tests.journeys import KEYED_SHARED_EVENT
-from tests.runtime.model.reference import AdvanceTo, Identify, Model, Segments, Step, Track
+from tests.runtime.model.reference import (
+    AdvanceTo,
+    Identify,
+    Model,
+    Runaway,
+    Segments,
+    Step,
+    Track,
+)
 from tests.runtime.model.strategies import START, Scenario, scenarios
 
 
@@ -204,9 +212,17 @@ def model_view(model: Model, customers: list[str]) -> dict[str, dict[str, Any]]:
     return view
 
 
+# a customer with more history rows than this is in a loop the engine bounds with
+# limits the model does not describe (reference.Runaway): such scenarios are left out
+MAX_ROWS = 2000
+
+
 def run_model(scenario: Scenario) -> Model:
-    model = Model([j.journey for j in scenario.journeys])
-    model.run(scenario.timeline)
+    model = Model([j.journey for j in scenario.journeys], max_rows=MAX_ROWS)
+    try:
+        model.run(scenario.timeline)
+    except Runaway:
+        assume(False)
     return model
 
 

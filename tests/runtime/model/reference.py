@@ -188,11 +188,24 @@ class _Failed(Exception):
     pass
 
 
+class Runaway(Exception):
+    """A customer's history outgrew `Model.max_rows`: a journey looping on timers
+    and emits. The engine bounds such loops with limits of its own (steps per
+    turn, timer firings per day: runtime/semantics.py) that this model does not
+    describe yet, so the model test leaves such scenarios out."""
+
+
 # --- the model -----------------------------------------------------------------------------
 
 
 class Model:
-    def __init__(self, journeys: list[dsl.Journey], max_emit_depth: int = MAX_EMIT_DEPTH):
+    def __init__(
+        self,
+        journeys: list[dsl.Journey],
+        max_emit_depth: int = MAX_EMIT_DEPTH,
+        max_rows: int | None = None,
+    ):
+        self.max_rows = max_rows
         self.journeys = sorted(journeys, key=lambda j: j.journey)
         self.by_id = {j.journey: j for j in self.journeys}
         self.max_emit_depth = max_emit_depth
@@ -401,6 +414,8 @@ class Model:
         queue: deque[tuple[_Event, int]],
     ) -> None:
         """Apply transition number `index` of the enrolment's state."""
+        if self.max_rows is not None and len(out.history) > self.max_rows:
+            raise Runaway(cid)
         source = enrolment.state
         transition = j.states[source].transitions[index]
         if transition.on is not None:
