@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 import structlog
 from journeyflow_webhook import ConfigError, WebhookConfig, make_channel
-from journeyflow_webhook.redact import redact, redact_url
 from journeyflow_webhook.urls import UrlError, parse_target
 
 from journeyflow import MemoryStore, Registry, VirtualClock, build_manager, dispatch
-from journeyflow.delivery import SentKeys
+from journeyflow.delivery import SentKeys, redact_secrets, redact_url
 from journeyflow.testing.conformance import LocalHTTPServer, make_effect
 
 SECRET = "hmac-key-9f8e7d"
@@ -183,10 +182,10 @@ def test_outbox_and_log_never_see_credentials(closed_url: str, tmp_path: Path) -
 
 
 def test_the_secret_is_scrubbed_if_a_lower_layer_quotes_it() -> None:
-    assert redact(f"receiver said: bad signature for {SECRET}", [SECRET]) == (
+    assert redact_secrets(f"receiver said: bad signature for {SECRET}", [SECRET]) == (
         "receiver said: bad signature for ***"
     )
-    assert redact("a b c", ["a"]) == "a b c"  # too short to scrub by value
+    assert redact_secrets("a b c", ["a"]) == "a b c"  # too short to scrub by value
 
 
 @pytest.mark.parametrize(

@@ -28,22 +28,26 @@ _EXPORTS = {
     "classify_http": "journeyflow.delivery.http",
     "parse_retry_after": "journeyflow.delivery.http",
     "post": "journeyflow.delivery.http",
+    "HIDDEN": "journeyflow.delivery.redact",
+    "redact_secrets": "journeyflow.delivery.redact",
     "redact_url": "journeyflow.delivery.redact",
 }
 
 __all__ = [
+    "HIDDEN",
     "HttpAnswer",
     "SentKeys",
     "classify_http",
     "parse_retry_after",
     "post",
+    "redact_secrets",
     "redact_url",
     "state_dir",
 ]
 
 if TYPE_CHECKING:
     from journeyflow.delivery.http import HttpAnswer, classify_http, parse_retry_after, post
-    from journeyflow.delivery.redact import redact_url
+    from journeyflow.delivery.redact import HIDDEN, redact_secrets, redact_url
     from journeyflow.delivery.sentkeys import SentKeys, state_dir
 
 

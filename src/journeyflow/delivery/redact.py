@@ -12,10 +12,15 @@ so the message still says where delivery failed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-__all__ = ["redact_url"]
+__all__ = ["HIDDEN", "redact_secrets", "redact_url"]
 
 HIDDEN = "***"
+
+# secrets shorter than this are not replaced by value: replacing every "ab" in a
+# message would mangle it and hide nothing worth hiding
+_MIN_SECRET = 4
 
 # scheme://, then anything up to whitespace or a quote/bracket that ends a URL in prose
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>`]+")
@@ -28,6 +33,16 @@ def redact_url(text: str) -> str:
     `https://***@h.example/x?token=***&v=***#***`. Text without URLs comes
     back unchanged."""
     return _URL.sub(_redact_match, text)
+
+
+def redact_secrets(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`redact_url(text)`, with any of `secrets` (a channel's token, password or
+    signing key) quoted in it replaced too: lower layers quote what they were
+    given back in their errors."""
+    for secret in secrets:
+        if secret and len(secret) >= _MIN_SECRET:
+            text = text.replace(secret, HIDDEN)
+    return redact_url(text)
 
 
 def _redact_match(match: re.Match[str]) -> str:

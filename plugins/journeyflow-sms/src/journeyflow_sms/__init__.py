@@ -19,7 +19,7 @@ customer's `phone` attribute: one valid number, sent in E.164 (`phones.e164`,
 by `phonenumbers`); anything else fails the effect permanently with the
 reason, and nothing is sent. Settings are checked when read
 (`config.SmsConfig`); a malformed one makes every delivery a temporary
-failure naming it. Every reason is redacted (`redact`): no token, no URL
+failure naming it. Every reason is redacted (`redact_secrets`): no token, no URL
 credentials. The text is `data.body`, else the template
 `<template>.txt` rendered with the send's `data` (StrictUndefined: a missing
 value fails the effect, naming it). Answers are read by journeyflow's shared
@@ -39,10 +39,9 @@ from importlib.metadata import version
 import jinja2
 
 from journeyflow import Channel, Delivery, Effect, hookimpl
-from journeyflow.delivery import SentKeys, post
+from journeyflow.delivery import SentKeys, post, redact_secrets
 from journeyflow_sms.config import ConfigError, SmsConfig
 from journeyflow_sms.phones import PhoneError, e164
-from journeyflow_sms.redact import redact
 
 __all__ = ["ConfigError", "SmsChannel", "SmsConfig", "make_channel"]
 
@@ -79,7 +78,9 @@ class SmsChannel:
             message["from"] = self.config.sender
         delivery = self._post(json.dumps(message).encode(), effect.key)
         if delivery.detail:  # the kit quotes the URL in network errors
-            delivery = replace(delivery, detail=redact(delivery.detail, [self.config.token]))
+            delivery = replace(
+                delivery, detail=redact_secrets(delivery.detail, [self.config.token])
+            )
         if delivery.status == "sent":
             self.sent.add(effect.key, delivery.detail)
         return delivery

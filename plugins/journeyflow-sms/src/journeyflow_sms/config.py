@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from journeyflow.delivery import redact_url
 from journeyflow_sms.phones import PhoneError, check_region
-from journeyflow_sms.redact import redact_url
 
 __all__ = ["ConfigError", "SmsConfig"]
 

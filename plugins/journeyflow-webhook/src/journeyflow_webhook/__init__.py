@@ -11,7 +11,7 @@ URLs, configured or from `data.url`, must be http:// or https:// with a host
 Basic authentication. A malformed setting makes every delivery a temporary
 failure naming the setting (fix it and restart: the retries then go
 through); a bad `data.url` fails that effect permanently. Every reason the
-channel returns is redacted (`redact`): no URL userinfo, no credential-like
+channel returns is redacted (`redact_secrets`): no URL userinfo, no credential-like
 query value, no secret.
 
 Headers: `Idempotency-Key: <effect key>`, `X-Journeyflow-Timestamp: <unix
@@ -41,9 +41,8 @@ from dataclasses import replace
 from importlib.metadata import version
 
 from journeyflow import Channel, Delivery, Effect, hookimpl
-from journeyflow.delivery import SentKeys, post
+from journeyflow.delivery import SentKeys, post, redact_secrets
 from journeyflow_webhook.config import ConfigError, WebhookConfig
-from journeyflow_webhook.redact import redact
 from journeyflow_webhook.urls import Target, UrlError, parse_target
 
 __all__ = [
@@ -142,7 +141,7 @@ class WebhookChannel:
         ).delivery
         if delivery.detail:  # the kit quotes the URL in network errors
             secrets = (self.config.secret, *target.secrets())
-            delivery = replace(delivery, detail=redact(delivery.detail, secrets))
+            delivery = replace(delivery, detail=redact_secrets(delivery.detail, secrets))
         if delivery.status == "sent":
             self.sent.add(effect.key, delivery.detail)
         return delivery

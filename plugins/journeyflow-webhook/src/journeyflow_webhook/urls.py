@@ -18,7 +18,8 @@ import base64
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from journeyflow_webhook.redact import MASK, redact_url
+from journeyflow.delivery import HIDDEN as MASK
+from journeyflow.delivery import redact_url
 
 __all__ = ["MAX_URL", "Target", "UrlError", "parse_target", "shown"]
 
