@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -139,4 +141,28 @@ rejected_events = Table(
     Column("raw_truncated", Boolean, nullable=False),
     UniqueConstraint("fingerprint", name="uq_rejected_events_fingerprint"),
     Index("ix_rejected_events_received_at", "received_at"),
+)
+
+# Events the HTTP ingest accepted, committed before the sender hears 200 and
+# waiting to be applied (store/sql/inbox.py): taken oldest first by `seq`, a
+# shard (a hash of the customer) at a time, deleted once applied. `raw` is the
+# accepted event as JSON (orjson), batch-level context already merged in.
+# SQLite: `seq` is the rowid, AUTOINCREMENT so a deleted seq is never reused.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column(
+        "seq",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    Column("message_id", String(255), nullable=False),
+    Column("customer_id", String(255), nullable=False),
+    Column("shard", SmallInteger, nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    UniqueConstraint("message_id", name="uq_inbox_message_id"),
+    Index("ix_inbox_shard_seq", "shard", "seq"),
+    sqlite_autoincrement=True,
 )
