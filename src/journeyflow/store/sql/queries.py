@@ -189,6 +189,20 @@ class SqlStore(OutboxQueries, SqlDeadLetters):
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(t.events)).scalar_one())
 
+    def next_due_at(self) -> datetime | None:
+        """When the earliest timer of any active enrolment is due (UTC), or None:
+        how long the service may sleep. One step down the next_due_at index."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(func.min(t.enrolments.c.next_due_at))).scalar()
+        return found.replace(tzinfo=timezone.utc) if found is not None else None
+
+    def pending_effects_count(self) -> int:
+        """Effects waiting to be delivered (the outbox's depth)."""
+        outbox = t.outbox.c
+        with self.engine.connect() as conn:
+            query = select(func.count()).select_from(t.outbox).where(outbox.status == "pending")
+            return int(conn.execute(query).scalar_one())
+
     def customer_ids(self) -> list[str]:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(select(t.customers.c.id).order_by(t.customers.c.id))]
