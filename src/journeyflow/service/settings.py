@@ -81,7 +81,9 @@ class RunSettings(BaseSettings):
 
     # the engine's work
     batch_size: int = Field(1000, ge=1, le=100_000, description="events per unit of work")
-    segments_every: Annotated[timedelta | None, Field(description="segment cadence")] = None
+    segments_every: Annotated[
+        timedelta | None, Field(description="segment cadence (None: never)")
+    ] = timedelta(days=1)
     deliver: bool = Field(True, description="deliver the outbox in this process")
     max_attempts: int = Field(5, ge=1, le=100, description="delivery attempts before dead-letter")
     poll: Annotated[timedelta, Field(description="longest sleep between checks")] = timedelta(
