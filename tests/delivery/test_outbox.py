@@ -170,7 +170,7 @@ def test_temporary_failure_waits_with_backoff_then_gives_up(outbox: Outbox) -> N
     store, clock = outbox(effect()), VirtualClock(NOW)
     registry = registry_with(channel, watcher=watcher)
     for attempt in range(1, 5):
-        report = dispatch(store, registry, clock=clock, max_attempts=5)
+        report = dispatch(store, registry, clock=clock, max_attempts=5, delay=backoff)
         assert report.retrying == 1
         [stored] = store.get_effects()
         assert (stored.status, stored.attempts) == ("pending", attempt)
@@ -191,14 +191,15 @@ def test_a_failing_effect_is_tried_once_a_run_and_waits_for_its_stored_retry_tim
 ) -> None:
     channel = Recording(Delivery.retry("storm"))
     store, registry = outbox(effect()), registry_with(channel)
-    report = dispatch(store, registry, clock=VirtualClock(NOW), max_attempts=5)
+    report = dispatch(store, registry, clock=VirtualClock(NOW), max_attempts=5, delay=backoff)
     assert (report.retrying, len(channel.seen)) == (1, 1)  # once, not max_attempts times
     [stored] = store.get_effects()
     assert stored.next_attempt_at == NOW + backoff(1)  # stored, not only computed
     early = NOW + backoff(1) - timedelta(seconds=1)
     assert dispatch(store, registry, clock=VirtualClock(early)).attempted == 0
     assert len(channel.seen) == 1
-    assert dispatch(store, registry, clock=VirtualClock(NOW + backoff(1))).retrying == 1
+    later = VirtualClock(NOW + backoff(1))
+    assert dispatch(store, registry, clock=later, delay=backoff).retrying == 1
     assert len(channel.seen) == 2
     [stored] = store.get_effects()
     assert stored.next_attempt_at == NOW + backoff(1) + backoff(2)  # and it grew

@@ -84,9 +84,9 @@ def leases_seen(store: Store, seen: list[dict[str, datetime | None]]) -> Callabl
 def _retry_time(outbox: Outbox, answer: Delivery) -> tuple[datetime | None, Effect]:
     watcher = Watcher()
     store = outbox(effect())
-    report = dispatch(
-        store, registry_with(Recording(answer), watcher=watcher), clock=VirtualClock(NOW)
-    )
+    # the backoff's ceiling, without jitter: the times below are exact
+    registry = registry_with(Recording(answer), watcher=watcher)
+    report = dispatch(store, registry, clock=VirtualClock(NOW), delay=backoff)
     assert report.retrying == 1
     [stored] = store.get_effects()
     [(told, _)] = watcher.failed
