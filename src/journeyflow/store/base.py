@@ -173,6 +173,56 @@ class Store(DeadLetters, Protocol):
         """How many pending effects wait for a retry time (or a lease) after `now`."""
         ...
 
+    # The outbox as an operator sees it (`journeyflow outbox`): filtered, paged
+    # and written by the store, never by reading the whole outbox.
+    def outbox_page(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        channel: str | None = None,
+        customer_id: str | None = None,
+        key_prefixes: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Effect]:
+        """A page of effects, in `get_effects`' order, with these statuses (None:
+        any), of this channel and customer, whose key starts with one of
+        `key_prefixes` (None: any key)."""
+        ...
+
+    def outbox_counts(
+        self, *, channel: str | None = None, customer_id: str | None = None
+    ) -> dict[str, int]:
+        """How many effects each status holds (statuses with none are left out)."""
+        ...
+
+    def retry_effects(
+        self,
+        *,
+        statuses: Sequence[str] = ("failed",),
+        channel: str | None = None,
+        customer_id: str | None = None,
+        key_prefixes: Sequence[str] | None = None,
+    ) -> int:
+        """Put the effects that match (filters as `outbox_page`; by default the
+        dead letters, `failed`) back to `pending` with no attempts, no retry
+        time and no claim, `last_error` kept; how many."""
+        ...
+
+    def purge_effects(
+        self,
+        before: datetime,
+        statuses: Sequence[str],
+        *,
+        channel: str | None = None,
+        except_channel: str | None = None,
+        dry_run: bool = False,
+    ) -> int:
+        """Delete the effects with these statuses created before `before`, of
+        `channel` if given, not of `except_channel`; how many (with `dry_run`,
+        how many would go, and nothing is deleted)."""
+        ...
+
     def count_events(self) -> int: ...
 
     def iter_events(self, since: datetime | None = None) -> Iterable[dict[str, Any]]:

@@ -167,6 +167,84 @@ class MemoryStore(MemoryDeadLetters):
             if e.status == "pending" and e.next_attempt_at is not None and e.next_attempt_at > now
         )
 
+    # the outbox as an operator sees it
+    def _matching(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        channel: str | None = None,
+        customer_id: str | None = None,
+        key_prefixes: Sequence[str] | None = None,
+        before: datetime | None = None,
+        except_channel: str | None = None,
+    ) -> list[Effect]:
+        return [
+            e
+            for e in self.get_effects(customer_id)
+            if (statuses is None or e.status in statuses)
+            and (channel is None or e.channel == channel)
+            and (except_channel is None or e.channel != except_channel)
+            and (key_prefixes is None or any(e.key.startswith(p) for p in key_prefixes))
+            and (before is None or e.created_at < before)
+        ]
+
+    def outbox_page(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        channel: str | None = None,
+        customer_id: str | None = None,
+        key_prefixes: Sequence[str] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[Effect]:
+        found = self._matching(
+            statuses=statuses, channel=channel, customer_id=customer_id, key_prefixes=key_prefixes
+        )
+        return found[offset:] if limit is None else found[offset : offset + limit]
+
+    def outbox_counts(
+        self, *, channel: str | None = None, customer_id: str | None = None
+    ) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for e in self._matching(channel=channel, customer_id=customer_id):
+            counts[e.status] = counts.get(e.status, 0) + 1
+        return counts
+
+    def retry_effects(
+        self,
+        *,
+        statuses: Sequence[str] = ("failed",),
+        channel: str | None = None,
+        customer_id: str | None = None,
+        key_prefixes: Sequence[str] | None = None,
+    ) -> int:
+        found = self._matching(
+            statuses=statuses, channel=channel, customer_id=customer_id, key_prefixes=key_prefixes
+        )
+        for e in found:
+            self.claims.pop(e.key, None)
+            self.effects[e.key] = replace(e, status="pending", attempts=0, next_attempt_at=None)
+        return len(found)
+
+    def purge_effects(
+        self,
+        before: datetime,
+        statuses: Sequence[str],
+        *,
+        channel: str | None = None,
+        except_channel: str | None = None,
+        dry_run: bool = False,
+    ) -> int:
+        found = self._matching(
+            statuses=statuses, channel=channel, except_channel=except_channel, before=before
+        )
+        if not dry_run:
+            for e in found:
+                del self.effects[e.key]
+                self.claims.pop(e.key, None)
+        return len(found)
+
     def count_events(self) -> int:
         return len(self.events)
 

@@ -19,13 +19,15 @@ from sqlalchemy import Engine, func, or_, select, update
 
 from journeyflow.store import tables as t
 from journeyflow.store.records import Effect
+from journeyflow.store.sql.outbox_admin import OutboxAdmin
 from journeyflow.store.sql.postgresql import skip_locked
 from journeyflow.store.sql.rows import effect_record, naive
 from journeyflow.store.sql.sqlite import WRITE, chunked
 
 
-class OutboxQueries:
-    """The outbox half of `SqlStore` (which supplies `engine` and `dialect`)."""
+class OutboxQueries(OutboxAdmin):
+    """The outbox half of `SqlStore` (which supplies `engine` and `dialect`);
+    listing, retrying and purging are `OutboxAdmin`'s (`outbox_admin.py`)."""
 
     engine: Engine
     dialect: str
