@@ -31,7 +31,8 @@ def main(argv: list[str]) -> int:
     store = open_store(settings.database)
     assert isinstance(store, SqlStore)
     try:
-        engine = make_engine(settings.journeys, store, SystemClock(), batch_size=settings.batch_size)
+        clock = SystemClock()
+        engine = make_engine(settings.journeys, store, clock, batch_size=settings.batch_size)
         return run_worker(settings, engine, plugin_registry(), None)
     except JourneyflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
