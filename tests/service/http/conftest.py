@@ -14,9 +14,8 @@ from starlette.types import ASGIApp
 from journeyflow.service.http import create_app
 from journeyflow.store.sql import SqlStore
 from journeyflow.store.sql.inbox import Inbox
+from tests.service.http.helpers import KEY
 from tests.service.http.server import serving
-
-KEY = "test-write-key"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -89,3 +89,25 @@ class FailFirst:
         await send({"type": "http.response.body", "body": body})
         with self._lock:
             self.failed += 1
+
+
+class CountStatuses:
+    """Counts the statuses the app answered, for a test to wait on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.seen: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def count(self, status: int) -> int:
+        with self._lock:
+            return self.seen.get(status, 0)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                with self._lock:
+                    self.seen[message["status"]] = self.seen.get(message["status"], 0) + 1
+            await send(message)
+
+        await self.app(scope, receive, counted)

@@ -5,6 +5,7 @@ page/screen/group/alias become, the 200's body, and the health endpoints."""
 from __future__ import annotations
 
 import gzip
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -12,10 +13,10 @@ import httpx
 import pytest
 
 from journeyflow.events import Event, check_event
+from journeyflow.store.sql import SqlStore
 from journeyflow.store.sql.inbox import Inbox
 from tests.service.http.conftest import KEY, Serve
-
-AUTH = (KEY, "")
+from tests.service.http.helpers import AUTH, GOOD, refused
 
 
 def call(n: int, **fields: Any) -> dict[str, Any]:
@@ -113,7 +114,7 @@ def test_page_screen_group_and_alias_become_documented_track_events(
         ("alias", {"previousId": "anon-7"}),
     ]
     with serve() as url:
-        for n, (kind, fields) in enumerate(calls):
+        for kind, fields in calls:
             body = {"userId": "ana", "messageId": f"{kind}-1", **fields}
             answer = httpx.post(f"{url}/v1/{kind}", json=body, auth=AUTH)
             assert answer.status_code == 200, answer.text
@@ -181,8 +182,6 @@ def test_the_write_key_is_not_kept(serve: Serve, inbox: Inbox) -> None:
 
 
 def test_a_gzipped_batch_is_taken(serve: Serve, inbox: Inbox) -> None:
-    import json
-
     body = gzip.compress(json.dumps({"batch": [call(n) for n in range(50)]}).encode())
     with serve() as url:
         answer = httpx.post(
@@ -219,6 +218,57 @@ def test_health_endpoints(serve: Serve) -> None:
     assert metrics.headers["content-type"].startswith("text/plain")
     assert 'journeyflow_events_accepted_total{source="http"}' in metrics.text
     assert 'journeyflow_http_requests_total{path="/v1/batch",status="200"}' in metrics.text
+
+
+def test_bad_calls_in_a_batch_are_rejected_each_and_kept_the_good_ones_taken(
+    serve: Serve, inbox: Inbox, store: SqlStore
+) -> None:
+    batch: list[Any] = [
+        GOOD,
+        ["not", "an", "object"],
+        {"type": "purchase", "userId": "u1"},
+        {"type": "track", "event": "no_one"},
+        {"type": "track", "userId": "u1"},
+        {"type": "track", "userId": "u1", "event": "x", "properties": "text"},
+        {"type": "track", "userId": "u1", "event": "x", "timestamp": "last week"},
+        {"type": "track", "userId": "u1", "event": "x", "properties": {"n": 2**70}},
+        {"type": "track", "userId": "u1", "event": "x", "context": ["web"]},
+        {"type": "page", "userId": "u1", "properties": [1]},
+        {**GOOD, "messageId": "good-2"},
+    ]
+    with serve() as url:
+        answer = httpx.post(f"{url}/v1/batch", json={"batch": batch}, auth=AUTH)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["accepted"], body["duplicates"]) == (2, 0)
+    assert [r["index"] for r in body["rejected"]] == list(range(1, 10))
+    kept = store.rejected_events()
+    assert [e.kind for e in kept] == [
+        "not-an-object",
+        "type",
+        "customer-id",
+        "event-name",
+        "field-not-an-object",
+        "timestamp",
+        "integer-range",
+        "field-not-an-object",
+        "field-not-an-object",
+    ]
+    assert {e.source for e in kept} == {"http"}
+    assert [json.loads(e.raw) for e in kept] == batch[1:10]  # as sent
+    assert [i.message_id for i in inbox.take(10)] == ["good-1", "good-2"]
+
+
+def test_a_bad_single_call_is_400_with_its_reason_and_kept(
+    serve: Serve, inbox: Inbox, store: SqlStore
+) -> None:
+    with serve() as url:
+        body = refused(
+            httpx.post(f"{url}/v1/track", json={"event": "x"}, auth=AUTH), 400, "customer-id"
+        )
+    assert "userId" in body["message"]
+    assert inbox.depth() == 0
+    assert [e.kind for e in store.rejected_events()] == ["customer-id"]
 
 
 @pytest.mark.parametrize("path", ["/v1/batch", "/v1/track"])

@@ -189,8 +189,13 @@ class Ingest:
         self, body: bytes, encoding: str | None, path_type: str | None, *, key_checked: bool
     ) -> Outcome:
         """The blocking part, in a worker thread."""
-        plain = decoded(body, encoding, self.max_request_bytes)
-        payload = read_payload(plain, path_type, self.taker.now())
+        try:
+            plain = decoded(body, encoding, self.max_request_bytes)
+            payload = read_payload(plain, path_type, self.taker.now())
+        except Refusal:
+            if not key_checked:  # no key could be read: the sender learns nothing more
+                raise _unauthorized() from None
+            raise
         if not key_checked and payload.write_key not in self.keys:
             raise _unauthorized()
         return self.taker.take(payload.calls, payload.envelope)
