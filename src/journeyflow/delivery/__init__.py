@@ -1,6 +1,10 @@
-"""Delivery: the outbox dispatcher (`delivery.outbox`) that hands committed
-effects to channel plugins under a lease, and the kit channel authors use,
-re-exported here:
+"""Delivery: the outbox dispatcher (`delivery.outbox`: `Deliverer`, `dispatch`)
+that hands committed effects to channel plugins under a lease, one send at a
+time in a thread with its timeout (`delivery.send`), spacing retries with a
+jittered backoff (`delivery.backoff`, tenacity's waits), holding back a
+channel that keeps failing (`delivery.breaker`, a pybreaker circuit per
+channel) and counting what it did (`delivery.report`); and the kit channel
+authors use, re-exported here:
 
 - `SentKeys`, `state_dir` (`delivery.sentkeys`): the effect keys a channel
   delivered, in a small SQLite file under the state folder, so a redelivery
