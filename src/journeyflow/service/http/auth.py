@@ -41,7 +41,7 @@ def basic_user(authorization: str | None) -> str | None:
     if authorization is None:
         return None
     scheme, _, encoded = authorization.strip().partition(" ")
-    if scheme.lower() != "basic":
+    if scheme.lower() != "basic" or not encoded.strip():
         return None
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
