@@ -1,0 +1,58 @@
+"""Tests that kill mutants of `runtime/machine.py` the rest of the suite let live
+(docs/mutation-testing.md, the second run of issue #14).
+
+A two-way split cannot tell a running total of the weights from the last
+weight alone: three branches can.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from journeyflow.definition.dsl import SplitBranch
+from journeyflow.runtime.machine import choose_branch
+from journeyflow.testing.pytest_plugin import EngineFactory
+from tests.helpers import track
+from tests.runtime.test_mutants import customer_in_bucket
+
+THREE_WAYS = [
+    SplitBranch(to="a", weight=20),
+    SplitBranch(to="b", weight=30),
+    SplitBranch(to="c", weight=50),
+]
+
+
+@pytest.mark.parametrize(
+    ("bucket", "branch"),
+    [(0, "a"), (19, "a"), (20, "b"), (45, "b"), (49, "b"), (50, "c"), (99, "c")],
+)
+def test_a_three_way_split_goes_by_the_running_total(bucket: int, branch: str) -> None:
+    """Buckets 20..49 go to b (20 < 50 = 20 + 30). Kills `upto += weight` into
+    `upto = weight` (bucket 45 would pass b's 30 and go to c)."""
+    assert choose_branch(THREE_WAYS, bucket) == branch
+
+
+SPLIT_3 = """
+journey: s
+version: 1
+entry: {on: [buy]}
+initial: pick
+states:
+  pick:
+    transitions:
+      - split: [{to: a, weight: 20}, {to: b, weight: 30}, {to: c, weight: 50}]
+  a: {final: true}
+  b: {final: true}
+  c: {final: true}
+"""
+
+
+@pytest.mark.parametrize(("bucket", "branch"), [(45, "b"), (50, "c")])
+def test_a_customer_in_a_middle_bucket_takes_the_middle_branch(
+    journeyflow_engine: EngineFactory, bucket: int, branch: str
+) -> None:
+    cid = customer_in_bucket("s", "pick", bucket)
+    engine = journeyflow_engine(SPLIT_3)
+    engine.ingest([track(cid, "buy", "2026-01-01T00:00:00Z")])
+    [enrolment] = engine.enrolments(cid)
+    assert (enrolment.state, enrolment.status) == (branch, "completed")
