@@ -94,7 +94,9 @@ LEASE_MARGIN_S = 60.0
 
 class Deliverer:
     """Delivers the outbox, a run at a time, keeping each channel's circuit
-    breaker between runs.
+    breaker between runs. One run at a time per object (the service's
+    delivery loop); more deliverers, in threads or processes, share the
+    outbox through their claims.
 
     :param store: the outbox
     :param registry: the channels (and, through its manager, the observer hooks)
