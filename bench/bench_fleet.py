@@ -169,6 +169,29 @@ class Acceptor:
         self.store.close()
 
 
+def cpu_seconds(marker: bytes, pids: list[int] | None = None) -> dict[int, float]:
+    """CPU seconds (user + system) so far of the processes whose command line
+    holds `marker` (PostgreSQL backends show their database there), or of `pids`."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or (pids is not None and int(entry) not in pids):
+            continue
+        try:
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if pids is not None or marker in command:
+            found[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two `cpu_seconds` readings (new processes whole)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
 # --- throughput ------------------------------------------------------------------
 
 
@@ -198,7 +221,11 @@ def throughput(events: int, customers: int, workers: int) -> dict[str, Any]:
             (folder / "journeys" / "bench.yaml").write_text(common.JOURNEY_YAML)
             fleet = Fleet(url, folder / "journeys", folder, workers)
             fleet.wait_ready()
+            database = url.rsplit("/", 1)[1].encode()
+            pids = [p.pid for p in fleet.procs]
             acceptor = Acceptor(url)
+            pg_before = cpu_seconds(b" " + database + b" ")
+            workers_before = cpu_seconds(b"", pids)
             committed = acceptor.accept(raws)
             acceptor.close()
             db = create_engine(url)
@@ -206,6 +233,8 @@ def throughput(events: int, customers: int, workers: int) -> dict[str, Any]:
                 while conn.execute(select(func.count()).select_from(t.inbox)).scalar_one():
                     time.sleep(0.2)
                     conn.rollback()
+                pg_cpu = spent(pg_before, cpu_seconds(b" " + database + b" "))
+                workers_cpu = spent(workers_before, cpu_seconds(b"", pids))
                 first, last, applied = conn.execute(
                     select(
                         func.min(t.events.c.processed_at),
@@ -228,6 +257,10 @@ def throughput(events: int, customers: int, workers: int) -> dict[str, Any]:
         "seconds": round(seconds, 2),
         "events_per_s": common.rate(applied, seconds),
         "first_applied_after_s": round(first - committed, 2),
+        # CPU per event from the commit to the drained inbox (the commit's own
+        # INSERTs are in PostgreSQL's share): what sizes a database server
+        "postgres_cpu_us_per_event": round(1e6 * pg_cpu / applied),
+        "workers_cpu_us_per_event": round(1e6 * workers_cpu / applied),
         "exit_codes": codes,
     }
 
