@@ -192,6 +192,12 @@ def spent(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
+# what the engine keeps per event: its tables with their indexes and TOAST
+STORED_BYTES = """
+SELECT sum(pg_total_relation_size(c))
+  FROM unnest(ARRAY['events', 'history', 'outbox', 'enrolments', 'customers']) AS c
+"""
+
 # --- throughput ------------------------------------------------------------------
 
 
@@ -208,7 +214,7 @@ def stream(n: int, customers: int) -> list[dict[str, Any]]:
 
 
 def throughput(events: int, customers: int, workers: int) -> dict[str, Any]:
-    from sqlalchemy import create_engine, func, select
+    from sqlalchemy import create_engine, func, select, text
 
     from journeyflow.store import tables as t
 
@@ -224,6 +230,9 @@ def throughput(events: int, customers: int, workers: int) -> dict[str, Any]:
             database = url.rsplit("/", 1)[1].encode()
             pids = [p.pid for p in fleet.procs]
             acceptor = Acceptor(url)
+            wal = create_engine(url)
+            with wal.connect() as conn:
+                wal_before = conn.execute(text("SELECT pg_current_wal_lsn()")).scalar_one()
             pg_before = cpu_seconds(b" " + database + b" ")
             workers_before = cpu_seconds(b"", pids)
             committed = acceptor.accept(raws)
@@ -235,6 +244,11 @@ def throughput(events: int, customers: int, workers: int) -> dict[str, Any]:
                     conn.rollback()
                 pg_cpu = spent(pg_before, cpu_seconds(b" " + database + b" "))
                 workers_cpu = spent(workers_before, cpu_seconds(b"", pids))
+                wal_bytes = conn.execute(
+                    text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), :before)"),
+                    {"before": wal_before},
+                ).scalar_one()
+                stored = conn.execute(text(STORED_BYTES)).scalar_one()
                 first, last, applied = conn.execute(
                     select(
                         func.min(t.events.c.processed_at),
@@ -242,6 +256,7 @@ def throughput(events: int, customers: int, workers: int) -> dict[str, Any]:
                         func.count(),
                     )
                 ).one()
+            wal.dispose()
             db.dispose()
             codes = fleet.stop()
     finally:
@@ -261,6 +276,9 @@ def throughput(events: int, customers: int, workers: int) -> dict[str, Any]:
         # INSERTs are in PostgreSQL's share): what sizes a database server
         "postgres_cpu_us_per_event": round(1e6 * pg_cpu / applied),
         "workers_cpu_us_per_event": round(1e6 * workers_cpu / applied),
+        # the whole cluster's WAL (others' databases too, on a shared server)
+        "wal_bytes_per_event": round(float(wal_bytes) / applied),
+        "stored_bytes_per_event": round(float(stored) / applied),
         "exit_codes": codes,
     }
 
