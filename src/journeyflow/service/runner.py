@@ -258,16 +258,8 @@ class Service:
         ran = False
         if self.schedule is not None and not self._draining.is_set():
             result = self.schedule.tick(self.engine.clock.now())
-            if result is not None:
+            if result is not None:  # `recompute` logs what changed
                 self.counts.segment_runs += 1
-                log.info(
-                    "segments recomputed",
-                    segmenters=result.segmenters,
-                    customers=result.customers,
-                    changed=result.changed,
-                    entered=result.entered,
-                    problems=result.problems,
-                )
                 ran = True
         metrics.INBOX_DEPTH.set(self.inbox.depth())
         if batch.applied or fired:
