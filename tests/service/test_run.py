@@ -241,3 +241,22 @@ def test_the_real_clients_retry_through_back_pressure(tmp_path: Path, client_kin
     assert sorted(m for m, _ in stored) == sorted(f"{client_kind}-{i}" for i in range(total))
     # the back-pressure was real: the server refused requests with 429
     assert 'status="429"' in metrics
+
+
+def test_sigterm_turns_readiness_off_before_the_listener_closes(tmp_path: Path) -> None:
+    """With --unready-for, a load balancer polling /readyz sees 503 while the
+    process still answers, and only then does the listener close."""
+    db = tmp_path / "run.db"
+    with RunProcess(
+        db, _journeys(tmp_path), KEY, deliver=False, extra=["--unready-for", "3s"]
+    ) as run:
+        assert httpx.get(f"{run.url}/readyz").status_code == 200
+        run.proc.send_signal(signal.SIGTERM)
+        seen: list[int] = []
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            seen.append(httpx.get(f"{run.url}/readyz").status_code)
+            time.sleep(0.1)
+        assert seen[-1] == 503  # still listening, no longer ready
+        assert httpx.get(f"{run.url}/livez").status_code == 200
+        assert run.stop(signal.SIGTERM) == 0
