@@ -22,6 +22,7 @@ of its own.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +39,7 @@ from journeyflow.store.sql.rows import aware, naive
 from journeyflow.store.sql.sqlite import WRITE
 
 DEFAULT_SHARDS = 64
+_MESSAGE_LOCKS = 0x6A66  # the advisory-lock space of inbox messageIds ("jf")
 _ROWS_PER_STATEMENT = 500  # rows per multi-row INSERT / ids per IN list (SQLite caps parameters)
 
 
@@ -98,13 +100,12 @@ class Inbox:
             # the cursor closes (psycopg's is gone after)
             writer = conn.execution_options(**{WRITE: True, "preserve_rowcount": True})
             with writer.begin():
+                if self.store.dialect == "postgresql":
+                    _claim_message_ids(writer, list(rows))
                 for message_id in _applied(writer, list(rows)):
                     del rows[message_id]
-                fresh = list(rows.values())
-                statement = self._insert_new()
-                for start in range(0, len(fresh), _ROWS_PER_STATEMENT):
-                    chunk = fresh[start : start + _ROWS_PER_STATEMENT]
-                    added += int(writer.execute(statement.values(chunk)).rowcount)
+                if rows:  # executemany: one compiled statement, the driver's batching
+                    added = int(writer.execute(self._insert_new(), list(rows.values())).rowcount)
         finally:
             self.store._writer.give_back(conn)
         return added, len(items) - added
@@ -151,10 +152,15 @@ class Inbox:
             return int(conn.execute(select(func.count()).select_from(t.inbox)).scalar_one())
 
     def deeper_than(self, limit: int) -> bool:
-        """Whether more than `limit` rows wait: counts at most limit + 1 rows,
-        so asking on every request costs no more than the limit."""
-        some = select(t.inbox.c.seq).limit(limit + 1).subquery()
+        """Whether more than `limit` rows wait, asked on every request: the
+        span of seqs (two index lookups) bounds the depth from above, and
+        only when it passes the limit are rows counted, at most limit + 1."""
+        seq = t.inbox.c.seq
         with self.store.engine.connect() as conn:
+            low, high = conn.execute(select(func.min(seq), func.max(seq))).one()
+            if low is None or high - low + 1 <= limit:
+                return False
+            some = select(seq).limit(limit + 1).subquery()
             found = int(conn.execute(select(func.count()).select_from(some)).scalar_one())
         return found > limit
 
@@ -171,6 +177,27 @@ class Inbox:
                 return sorted(int(s) for s in found)
             query = select(t.inbox.c.shard).distinct().order_by(t.inbox.c.shard)
             return [int(s) for s in conn.execute(query).scalars()]
+
+
+def _claim_message_ids(conn: Connection, message_ids: list[str]) -> None:
+    """PostgreSQL: hold these messageIds until the transaction ends, taken in
+    one sorted order. Two requests adding some of the same events at once (a
+    client's retry while the first attempt is still in flight) would each
+    wait on the other's uncommitted rows, in the order of their own batch,
+    and deadlock; this way the second waits for the first, then finds its
+    rows there. The two-integer advisory locks are a space apart from the
+    one-bigint ones that claim customers."""
+    keys = sorted({_message_key(m) for m in message_ids})
+    conn.exec_driver_sql(
+        "SELECT pg_advisory_xact_lock(%(space)s, k) FROM unnest(%(keys)s::int[])"
+        " WITH ORDINALITY AS claimed(k, n) ORDER BY n",
+        {"space": _MESSAGE_LOCKS, "keys": keys},
+    )
+
+
+def _message_key(message_id: str) -> int:
+    digest = hashlib.blake2b(message_id.encode(), digest_size=4, person=b"jf-inbox").digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def _applied(conn: Connection, message_ids: list[str]) -> list[str]:
