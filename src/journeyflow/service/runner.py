@@ -37,7 +37,7 @@ import structlog
 import uvicorn
 
 from journeyflow.clock import SystemClock
-from journeyflow.delivery.outbox import DispatchReport, dispatch
+from journeyflow.delivery.outbox import Deliverer, DispatchReport
 from journeyflow.plugin.registry import Registry
 from journeyflow.runtime.engine import Engine
 from journeyflow.runtime.segments import SegmentSchedule
@@ -280,20 +280,19 @@ class Service:
     # --- the delivery thread ---------------------------------------------------
 
     def _delivery_loop(self) -> None:
-        clock = SystemClock()
+        # one Deliverer for the process's life: its circuit breakers remember
+        # a failing channel from one run to the next
+        deliverer = Deliverer(
+            self.store, self.registry, clock=SystemClock(), max_attempts=self.settings.max_attempts
+        )
         while not self._draining.is_set():
-            if self._guarded("delivery", lambda: self._deliver_once(clock)):
+            if self._guarded("delivery", lambda: self._deliver_once(deliverer)):
                 continue
             self._wake_delivery.wait(self.settings.poll.total_seconds())
             self._wake_delivery.clear()
 
-    def _deliver_once(self, clock: SystemClock) -> bool:
-        report = dispatch(
-            self.store,
-            self.registry,
-            clock=clock,
-            max_attempts=self.settings.max_attempts,
-        )
+    def _deliver_once(self, deliverer: Deliverer) -> bool:
+        report = deliverer.run()
         self._count_delivery(report)
         metrics.OUTBOX_DEPTH.set(self.store.pending_effects_count())
         return report.attempted > 0
