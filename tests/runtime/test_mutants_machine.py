@@ -12,7 +12,7 @@ import pytest
 from journeyflow.definition.dsl import SplitBranch
 from journeyflow.runtime.machine import choose_branch
 from journeyflow.testing.pytest_plugin import EngineFactory
-from tests.helpers import track
+from tests.helpers import at, track
 from tests.runtime.test_mutants import customer_in_bucket
 
 THREE_WAYS = [
@@ -56,3 +56,38 @@ def test_a_customer_in_a_middle_bucket_takes_the_middle_branch(
     engine.ingest([track(cid, "buy", "2026-01-01T00:00:00Z")])
     [enrolment] = engine.enrolments(cid)
     assert (enrolment.state, enrolment.status) == (branch, "completed")
+
+
+CAUSES = """
+journey: c
+version: 1
+entry: {on: [buy]}
+initial: w
+states:
+  w: {transitions: [{after: 1h, to: x}]}
+  x: {transitions: [{at: 'state.entered_at + duration("2h")', to: y}]}
+  y:
+    transitions:
+      - split: [{to: z, weight: 100}]
+  z: {transitions: [{on: stop, to: done}]}
+  done: {final: true}
+"""
+
+
+def test_each_kind_of_transition_names_its_cause_in_the_history(
+    journeyflow_engine: EngineFactory,
+) -> None:
+    """Kills `describe`'s `after is not None` and `at is not None` turned round (an
+    `after:` timer told as `split`, an `at:` one as `timer:after None`) and its
+    `split` text."""
+    engine = journeyflow_engine(CAUSES)
+    engine.ingest([track("c1", "buy", "2026-01-01T00:00:00Z")])
+    engine.advance_to(at("2026-01-01T03:00:00Z"))
+    engine.ingest([track("c1", "stop", "2026-01-01T04:00:00Z")])
+    moves = [(h.from_state, h.cause) for h in engine.history("c1") if h.kind == "transition"]
+    assert moves == [
+        ("w", "timer:after 1h"),
+        ("x", 'timer:at state.entered_at + duration("2h")'),
+        ("y", "split"),
+        ("z", "event:stop"),
+    ]

@@ -59,18 +59,22 @@ def test_a_timer_a_little_faster_is_cut_at_its_1001st_firing(
     journeyflow_engine: EngineFactory,
 ) -> None:
     """Kills `_looping`'s `due + times[0]` (a TypeError), `timers = None`, the note
-    dropped or its reason None: the cut is one `error` line, at the due time of
-    the firing that would have been the 1,001st, and no timer fires after it."""
+    dropped or its reason None or changed: the cut is one `error` line, at the due
+    time of the firing that would have been the 1,001st, and no timer fires after it."""
     period = timedelta(seconds=86)
     engine = journeyflow_engine(SELF_LOOP.format(name="t", period=iso(period)))
     engine.ingest([track("c1", "buy", "2026-01-01T00:00:00Z")])
     fired = engine.advance_to(at("2026-01-03T00:00:00Z"))
     assert fired == TIMER_LOOP_FIRINGS
     [(journey, when, detail)] = errors(engine, "c1")
+    start = at("2026-01-01T00:00:00Z")
     assert journey == "t"
-    assert when == at("2026-01-01T00:00:00Z") + (TIMER_LOOP_FIRINGS + 1) * period
-    assert detail is not None and detail.startswith(
-        f"timer loop: its timers fired {TIMER_LOOP_FIRINGS}"
+    assert when == start + (TIMER_LOOP_FIRINGS + 1) * period
+    assert detail == (
+        f"timer loop: its timers fired {TIMER_LOOP_FIRINGS} times since "
+        f"{(start + period).isoformat()}; they were dropped, and the customer stays in "
+        "'tick' until an event moves them (an `after:` that leads back round to itself "
+        "needs a way out)"
     )
     [enrolment] = engine.enrolments("c1")
     assert (enrolment.state, enrolment.status, enrolment.timers) == ("tick", "active", [])
@@ -243,3 +247,50 @@ def test_a_migration_writes_its_line_and_counts_a_step(journeyflow_engine: Engin
         "migration:v1->v2",
         before.entered_at,
     )
+
+
+# --- the text of history lines --------------------------------------------------------------
+
+ENDINGS = """
+journey: e
+version: 1
+entry: {on: [buy], reentry: always}
+initial: w
+states:
+  w:
+    transitions:
+      - {on: finish, to: done}
+  done: {final: true}
+exit:
+  - on: [won]
+    goal: true
+  - on: [lost]
+"""
+
+
+def test_the_line_that_ends_an_enrolment_says_how_it_ended(
+    journeyflow_engine: EngineFactory,
+) -> None:
+    """The `complete`/`exit` line's detail is the enrolment's status: completed,
+    converted, exited (and a re-entry exits). Kills `_end` writing the line's
+    detail as None or leaving it out."""
+    engine = journeyflow_engine(ENDINGS)
+    engine.ingest(
+        [
+            track("c1", "buy", "2026-01-01T00:00:00Z"),
+            track("c1", "finish", "2026-01-01T01:00:00Z"),
+            track("c1", "buy", "2026-01-02T00:00:00Z"),
+            track("c1", "won", "2026-01-02T01:00:00Z"),
+            track("c1", "buy", "2026-01-03T00:00:00Z"),
+            track("c1", "lost", "2026-01-03T01:00:00Z"),
+            track("c1", "buy", "2026-01-04T00:00:00Z"),
+            track("c1", "buy", "2026-01-04T01:00:00Z"),
+        ]
+    )
+    ends = [(h.kind, h.cause, h.detail) for h in engine.history("c1") if h.to_state is None]
+    assert ends == [
+        ("complete", "final:done", "completed"),
+        ("exit", "exit:won", "converted"),
+        ("exit", "exit:lost", "exited"),
+        ("exit", "re-entry", "exited"),
+    ]
