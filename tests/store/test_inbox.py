@@ -144,31 +144,33 @@ def test_more_rows_than_one_statement_holds_are_added_in_one_call(store: SqlStor
 
 def test_the_same_events_from_many_connections_at_once_are_kept_once(url: str) -> None:
     stores = [SqlStore(url) for _ in range(4)]
-    items = [accepted(f"c{i % 7}", f"m{i}") for i in range(200)]
-    results: list[tuple[int, int]] = []
-    failures: list[BaseException] = []
+    try:
+        items = [accepted(f"c{i % 7}", f"m{i}") for i in range(200)]
+        results: list[tuple[int, int]] = []
+        failures: list[BaseException] = []
 
-    def send(store: SqlStore, offset: int) -> None:
-        try:
-            mine = items[offset:] + items[:offset]  # each starts elsewhere, half backwards
-            mine = mine[::-1] if offset % 50 else mine
-            results.append(Inbox(store).add(mine, T0))
-        except BaseException as exc:  # reported below, not lost in the thread
-            failures.append(exc)
+        def send(store: SqlStore, offset: int) -> None:
+            try:
+                mine = items[offset:] + items[:offset]  # each starts elsewhere, half backwards
+                mine = mine[::-1] if offset % 50 else mine
+                results.append(Inbox(store).add(mine, T0))
+            except BaseException as exc:  # reported below, not lost in the thread
+                failures.append(exc)
 
-    threads = [threading.Thread(target=send, args=(stores[i % 4], 25 * i)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
-    assert sum(added for added, _ in results) == 200
-    assert sum(duplicates for _, duplicates in results) == 7 * 200
-    assert sorted(i.message_id for i in Inbox(stores[0]).take(1000)) == sorted(
-        f"m{i}" for i in range(200)
-    )
-    for store in stores:
-        store.close()
+        threads = [threading.Thread(target=send, args=(stores[i % 4], 25 * i)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        assert sum(added for added, _ in results) == 200
+        assert sum(duplicates for _, duplicates in results) == 7 * 200
+        assert sorted(i.message_id for i in Inbox(stores[0]).take(1000)) == sorted(
+            f"m{i}" for i in range(200)
+        )
+    finally:
+        for store in stores:
+            store.close()
 
 
 def test_shards_are_the_same_in_every_process_and_cover_the_range(tmp_path: Path) -> None:
