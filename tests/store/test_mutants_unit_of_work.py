@@ -10,9 +10,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from sqlalchemy import delete, func, select
+
+from journeyflow.store import tables as t
 from journeyflow.store.sql.queries import SqlStore
 from journeyflow.testing.pytest_plugin import EngineFactory
 from tests.helpers import track
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'uow.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
 
 TWO_STEPS = """
 journey: a
@@ -60,3 +72,71 @@ def test_a_batch_of_new_and_cached_customers_loads_every_one(
         }
     finally:
         store.close()
+
+
+def test_a_repeated_message_id_is_a_duplicate_across_batches_and_within_one(
+    journeyflow_engine: EngineFactory, sql_url: str
+) -> None:
+    """Kills `seen_messages` reading `r[1]` of a one-column row, selecting None, or its
+    WHERE made `WHERE NULL` (no message is ever seen: the repeat is applied again)."""
+    store = SqlStore(sql_url)
+    try:
+        engine = journeyflow_engine(TWO_STEPS, store=store)
+        buy = track("c1", "buy", "2026-01-01T00:00:00Z")
+        go = track("c1", "go", "2026-01-02T00:00:00Z")
+        assert engine.ingest([buy]).accepted == 1
+        again = engine.ingest([buy, go, go])
+        assert (again.accepted, again.duplicates, again.rejected) == (1, 2, [])
+        assert store.count_events() == 2
+        assert [(h.kind, h.to_state) for h in engine.history("c1")] == [
+            ("enter", "w"),
+            ("transition", "done"),
+            ("complete", None),
+        ]
+    finally:
+        store.close()
+
+
+GREETING = """
+journey: hello
+version: 1
+entry: {on: [buy]}
+initial: w
+states:
+  w:
+    on_enter: [{send: email, template: hi}]
+    transitions: [{on: go, to: done}]
+  done: {final: true}
+"""
+
+
+def test_an_effect_whose_key_is_stored_already_is_not_written_again(
+    journeyflow_engine: EngineFactory, sql_url: str
+) -> None:
+    """A store that lost its customers and events but kept its outbox (restored from
+    an older backup) sees the same events again: the same enrolment, the same
+    effect key. The outbox keeps its one row and the unit of work commits. Kills
+    `_fresh_effects` reading `r[1]`, selecting None or `WHERE NULL` (the key not
+    found: a second row, refused by the key's uniqueness, and the event rejected)."""
+    first = SqlStore(sql_url)
+    try:
+        journeyflow_engine(GREETING, store=first).ingest(
+            [track("c1", "buy", "2026-01-01T00:00:00Z", n=1)]
+        )
+        with first.engine.begin() as conn:
+            for table in (t.history, t.enrolments, t.events, t.customers):
+                conn.execute(delete(table))
+    finally:
+        first.close()
+    second = SqlStore(sql_url)
+    try:
+        engine = journeyflow_engine(GREETING, store=second)
+        report = engine.ingest([track("c1", "buy", "2026-01-01T00:00:00Z", n=2)])
+        assert (report.accepted, report.rejected) == (1, [])
+        [effect] = engine.effects("c1")
+        assert (effect.template, effect.status) == ("hi", "pending")
+        with second.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(t.outbox)).scalar_one() == 1
+        assert [(e.state, e.status) for e in engine.enrolments("c1")] == [("w", "active")]
+    finally:
+        second.close()
