@@ -30,15 +30,17 @@ SIZES: dict[str, dict[str, Any]] = {
         "profile": 20_000,
         "timers": (10_000, 1_000_000),
         "memory": ((100_000, 10_000), (1_000_000, 100_000)),
+        "service": {"events": 50_000, "customers": 5_000, "seconds": 60},
     },
     "quick": {
         "throughput": (20_000, 2_000),
         "profile": 5_000,
         "timers": (2_000, 200_000),
         "memory": ((10_000, 1_000), (100_000, 10_000)),
+        "service": {"events": 10_000, "customers": 2_000, "seconds": 20},
     },
 }
-PARTS = ("throughput", "timers", "memory")
+PARTS = ("throughput", "timers", "memory", "service")
 
 
 def machine() -> dict[str, Any]:
@@ -237,6 +239,10 @@ def table(results: dict[str, Any]) -> str:
                 f"{mem['large']['ingest_growth_mb']:.0f} MiB",
             )
         )
+    if results.get("service"):
+        import bench_service
+
+        rows.extend(bench_service.table_rows(results["service"]))
     w1 = max(len(r[0]) for r in rows) if rows else 0
     w2 = max(len(r[1]) for r in rows) if rows else 0
     return "\n".join(f"{a:<{w1}}  {b:>{w2}}  {c}".rstrip() for a, b, c in rows)
@@ -312,11 +318,15 @@ def main() -> int:
 
                 due, total = sizes["timers"]
                 results[part] = timers.run(due, total)
-            else:
+            elif part == "memory":
                 import memory
 
                 small, large = sizes["memory"]
                 results[part] = memory.run(small, large)
+            else:
+                import bench_service
+
+                results[part] = bench_service.run(**sizes["service"])
             ctx["elapsed_s"] = round(time.perf_counter() - part_started, 1)
             ctx["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
             results[part]["context"] = ctx
