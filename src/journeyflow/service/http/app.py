@@ -10,19 +10,22 @@ and metrics (Starlette, an ASGI app; uvicorn serves it).
 | `/metrics` | GET | the Prometheus metrics |
 
 A request goes: the write key from HTTP Basic auth (a wrong one is `401`
-before the body is read), the body read within its cap (`body.py`), then in a
-worker thread — the blocking part — gunzipped, read as JSON (`payload.py`),
-the body's `writeKey` checked if the header had none, and the calls taken
-(`accept.py`). After the inbox commit, `on_accepted()` wakes the applier.
+before the body is read), the body read within its cap (`body.py`), then in
+a worker thread (at most `workers` at once) — the blocking part — gunzipped,
+read as JSON (`payload.py`), the body's `writeKey` checked if the header had
+none, and the calls taken (`accept.py`). After the inbox commit, `on_accepted()` wakes the applier.
 docs/http-ingest.md is the reference for people.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
+import anyio
+import anyio.to_thread
 import prometheus_client
 import structlog
 from sqlalchemy import text
@@ -52,6 +55,7 @@ DEFAULT_MAX_EVENT_BYTES = 32 * 1024
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_INBOX = 100_000
 DEFAULT_RETRY_AFTER = 5  # seconds
+DEFAULT_WORKERS = 4  # requests taken at once (threads)
 
 
 class IngestSettings(Protocol):
@@ -82,6 +86,7 @@ def create_app(
     ready: Callable[[], bool] | None = None,
     on_accepted: Callable[[], None] | None = None,
     clock: Clock | None = None,
+    workers: int = DEFAULT_WORKERS,
     store: Any = None,
 ) -> Starlette:
     """The ingest app over `inbox` (and its store).
@@ -99,6 +104,10 @@ def create_app(
     :param on_accepted: called on the event loop after events were committed
         (the applier's wake-up); must not block
     :param clock: the clock `receivedAt` is read from (the system's by default)
+    :param workers: requests whose calls are read, checked and committed at
+        once; the rest wait their turn holding only their raw bodies. Each
+        holds up to ~10x its body in parsed JSON, and on SQLite commits are
+        one at a time anyway
     :param store: the inbox's store (accepted for the runner's convenience;
         it must be `inbox.store`)
     """
@@ -122,6 +131,7 @@ def create_app(
         ),
         max_request_bytes=max_request_bytes,
         on_accepted=on_accepted,
+        workers=workers,
     )
     health = Health(inbox, ready)
     routes = [Route("/v1/batch", ingest.batch, methods=["POST"])]
@@ -148,11 +158,20 @@ class Ingest:
         taker: Taker,
         max_request_bytes: int,
         on_accepted: Callable[[], None] | None,
+        workers: int,
     ) -> None:
         self.keys = keys
         self.taker = taker
         self.max_request_bytes = max_request_bytes
         self.on_accepted = on_accepted
+        self.workers = workers
+        self._workers: anyio.CapacityLimiter | None = None
+
+    def _limiter(self) -> anyio.CapacityLimiter:
+        """Made in the event loop, at the first request (anyio's rule)."""
+        if self._workers is None:
+            self._workers = anyio.CapacityLimiter(self.workers)
+        return self._workers
 
     async def batch(self, request: Request) -> Response:
         return await self.handle(request, None)
@@ -171,9 +190,10 @@ class Ingest:
                 raise _unauthorized()
             body = await read_body(request, self.max_request_bytes)
             encoding = request.headers.get("content-encoding")
-            outcome = await run_in_threadpool(
+            work = functools.partial(
                 self._take, body, encoding, path_type, key_checked=user is not None
             )
+            outcome = await anyio.to_thread.run_sync(work, limiter=self._limiter())
         except Refusal as refusal:
             return refusal.response()
         if outcome.accepted and self.on_accepted is not None:
