@@ -146,9 +146,13 @@ def test_the_circuit_half_opens_after_its_cool_down_and_one_trial_decides(
     )
     assert deliverer.run().by_channel == {"down": {"retrying": 2, "breaker_open": 4}}
 
-    # before the cool-down is over: every due effect is held back, none tried
+    # before the cool-down is over: the channel's rows are not even claimed
     clock.set(NOW + COOL_DOWN - timedelta(seconds=1))
-    assert deliverer.run().by_channel == {"down": {"breaker_open": 2}}  # the two retries
+    before = store.get_effects()
+    report = deliverer.run()
+    assert (report.by_channel, report.open_circuits) == ({}, ["down"])
+    assert "circuit open, held back: down" in report.summary()
+    assert store.get_effects() == before  # untouched: no lease, no write
     assert len(down.seen) == 2
 
     # over: one trial, which fails, and the circuit opens for another cool-down
@@ -291,3 +295,26 @@ def test_dispatch_stores_a_jittered_retry_time_and_retry_after_is_capped(
     assert first.next_attempt_at is not None
     assert NOW + backoff(1) / 2 <= first.next_attempt_at <= NOW + backoff(1)
     assert second.next_attempt_at == NOW + BACKOFF_CAP  # Retry-After, never past the cap
+
+
+# --- what the claims do for an open circuit --------------------------------------------
+
+
+def test_a_claim_passes_over_the_skipped_channels_and_renews_by_key(outbox: Outbox) -> None:
+    store = outbox(*effects("down", 3), *effects("up", 2, start=3))
+    lease = NOW + timedelta(minutes=5)
+    claimed = store.claim_effects(NOW, 10, lease, "a" * 32, skip_channels={"down"})
+    assert [e.key for e in claimed] == ["up-03", "up-04"]
+    assert {e.key for e in store.get_effects() if e.next_attempt_at is None} == {
+        "down-00",
+        "down-01",
+        "down-02",
+    }
+    later = NOW + timedelta(minutes=10)
+    # by key: only the keys named, and only while held under the token
+    assert store.renew_claim("a" * 32, later, ["up-03", "down-00"]) == {"up-03"}
+    assert by_key(store)["up-03"].next_attempt_at == later
+    assert by_key(store)["up-04"].next_attempt_at == lease
+    assert store.renew_claim("b" * 32, later, ["up-03"]) == set()
+    assert store.record_attempt("up-03", "a" * 32, "sent", 1, None)
+    assert store.renew_claim("a" * 32, later, ["up-03", "up-04"]) == {"up-04"}

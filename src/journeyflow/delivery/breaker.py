@@ -143,6 +143,10 @@ class ChannelBreakers:
         until = self.reopens_at(channel)
         return until if until is not None and self.clock.now() < until else None
 
+    def holding_back(self) -> set[str]:
+        """The channels whose circuits are open and cooling down now."""
+        return {name for name in self._breakers if self.holds_back(name) is not None}
+
     def call(self, channel: str, send: Callable[[], Delivery]) -> Delivery | None:
         """`send()` through the channel's breaker: its Delivery, or None when
         the circuit was open and nothing was sent."""

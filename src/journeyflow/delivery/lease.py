@@ -14,6 +14,7 @@ that holds it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -39,18 +40,29 @@ class Claim:
 
     @classmethod
     def take(
-        cls, store: Store, clock: Clock, *, due_by: datetime, limit: int, lease: timedelta
+        cls,
+        store: Store,
+        clock: Clock,
+        *,
+        due_by: datetime,
+        limit: int,
+        lease: timedelta,
+        skip_channels: Collection[str] = (),
     ) -> Claim:
-        """Claim up to `limit` pending effects due by `due_by`, leased from now."""
+        """Claim up to `limit` pending effects due by `due_by`, leased from now,
+        none of `skip_channels`."""
         token = uuid.uuid4().hex  # 32 characters: the outbox's claim_token
-        effects = store.claim_effects(due_by, limit, clock.now() + lease, token)
+        effects = store.claim_effects(
+            due_by, limit, clock.now() + lease, token, skip_channels=skip_channels
+        )
         return cls(store, clock, lease, token, effects)
 
     def renew(self, key: str, *, at_least: timedelta = timedelta(0)) -> bool:
         """Renew the lease on every effect still held, for `lease` or `at_least`
         (the send about to start) if longer; whether `key` is one of them."""
         until = self.clock.now() + max(self.lease, at_least)
-        return key in self.store.renew_claim(self.token, until)
+        claimed = [e.key for e in self.effects]
+        return key in self.store.renew_claim(self.token, until, claimed)
 
     def record(
         self,

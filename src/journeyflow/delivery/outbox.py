@@ -147,6 +147,8 @@ class Deliverer:
                 due_by=started,
                 limit=min(CLAIM_CHUNK, limit - report.attempted),
                 lease=self.lease,
+                # a channel whose circuit is open: its rows are not even claimed
+                skip_channels=self.breakers.holding_back(),
             )
             if not claim.effects:
                 break
@@ -154,6 +156,7 @@ class Deliverer:
                 self._one(claim, effect, customers, report)
         # counted once, at the end: per claim it would rescan the pending rows each time
         report.waiting = self.store.waiting_effects(self.clock.now())
+        report.open_circuits = sorted(self.breakers.holding_back())
         return report
 
     def _one(

@@ -8,9 +8,11 @@ The outcomes, and what becomes of the effect:
   last allowed attempt failed; the row is `failed` (the outbox's dead-letter
   state: `journeyflow outbox list --status failed` shows them, `retry` puts
   them back);
-- `breaker_open`: not attempted, the channel's circuit is open; the row stays
-  `pending`, its attempts untouched, due again when the circuit lets a trial
-  through.
+- `breaker_open`: claimed, then not attempted because the channel's circuit
+  opened meanwhile; the row stays `pending`, its attempts untouched, due
+  again when the circuit lets a trial through. Once a circuit is open, its
+  channel's rows are not claimed at all (no write, no count): the channel is
+  in `open_circuits`.
 
 `by_channel` holds the same counts per channel, for metrics
 (`{channel: {outcome: n}}`); the delivery layer counts, the service exports.
@@ -37,6 +39,7 @@ class DispatchReport:
     waiting: int = 0  # pending, but their retry time has not come
     lost: int = 0  # claimed, then taken over by another deliverer when the lease ran out
     by_channel: dict[str, dict[str, int]] = field(default_factory=dict)
+    open_circuits: list[str] = field(default_factory=list)  # channels held back at the end
 
     @property
     def attempted(self) -> int:
@@ -64,4 +67,6 @@ class DispatchReport:
             text += f", {self.breaker_open} held back (their channel's circuit is open)"
         if self.lost:
             text += f", {self.lost} left to another deliverer (lease lost)"
+        if self.open_circuits:
+            text += f"; circuit open, held back: {', '.join(self.open_circuits)}"
         return text

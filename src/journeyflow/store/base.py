@@ -18,7 +18,7 @@ block raises; a block that already called `commit()` or `rollback()` itself
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -142,17 +142,28 @@ class Store(DeadLetters, Protocol):
         ...
 
     def claim_effects(
-        self, due_by: datetime, limit: int, until: datetime, token: str
+        self,
+        due_by: datetime,
+        limit: int,
+        until: datetime,
+        token: str,
+        *,
+        skip_channels: Collection[str] = (),
     ) -> list[Effect]:
         """Take up to `limit` pending effects due by `due_by`, oldest first, for one
         deliverer: each row gets the claim's `token` and a lease to `until` (its
         retry time), so another deliverer passes them by until the lease runs
-        out (a deliverer that died leaves them to be retried then)."""
+        out (a deliverer that died leaves them to be retried then). Effects of
+        `skip_channels` (circuits open in this deliverer) are left untouched."""
         ...
 
-    def renew_claim(self, token: str, until: datetime) -> set[str]:
+    def renew_claim(
+        self, token: str, until: datetime, keys: Collection[str] | None = None
+    ) -> set[str]:
         """Extend the lease of every effect still held under `token` (pending,
-        not re-claimed by another deliverer) to `until`; the keys still held."""
+        not re-claimed by another deliverer) to `until`; the keys still held.
+        `keys`, when given, are the claim's effects: the store looks them up
+        by key instead of searching for the token."""
         ...
 
     def record_attempt(

@@ -8,7 +8,7 @@ nothing behind, exactly as a database transaction would.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -124,22 +124,35 @@ class MemoryStore(MemoryDeadLetters):
         )
 
     def claim_effects(
-        self, due_by: datetime, limit: int, until: datetime, token: str
+        self,
+        due_by: datetime,
+        limit: int,
+        until: datetime,
+        token: str,
+        *,
+        skip_channels: Collection[str] = (),
     ) -> list[Effect]:
         pending = self.get_effects(None, "pending")
-        claimed = [e for e in pending if e.next_attempt_at is None or e.next_attempt_at <= due_by][
-            :limit
-        ]
+        claimed = [
+            e
+            for e in pending
+            if (e.next_attempt_at is None or e.next_attempt_at <= due_by)
+            and e.channel not in skip_channels
+        ][:limit]
         for effect in claimed:
             self.effects[effect.key] = replace(effect, next_attempt_at=until)
             self.claims[effect.key] = token
         return claimed
 
-    def renew_claim(self, token: str, until: datetime) -> set[str]:
+    def renew_claim(
+        self, token: str, until: datetime, keys: Collection[str] | None = None
+    ) -> set[str]:
         held = {
             key
             for key, holder in self.claims.items()
-            if holder == token and self.effects[key].status == "pending"
+            if holder == token
+            and self.effects[key].status == "pending"
+            and (keys is None or key in keys)
         }
         for key in held:
             self.effects[key] = replace(self.effects[key], next_attempt_at=until)

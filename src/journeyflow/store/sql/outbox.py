@@ -13,6 +13,7 @@ changed.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import Engine, func, or_, select, update
@@ -33,16 +34,22 @@ class OutboxQueries(OutboxAdmin):
     dialect: str
 
     def claim_effects(
-        self, due_by: datetime, limit: int, until: datetime, token: str
+        self,
+        due_by: datetime,
+        limit: int,
+        until: datetime,
+        token: str,
+        *,
+        skip_channels: Collection[str] = (),
     ) -> list[Effect]:
         outbox = t.outbox.c
         due = or_(outbox.next_attempt_at.is_(None), outbox.next_attempt_at <= naive(due_by))
-        query = (
-            select(t.outbox)
-            .where(outbox.status == "pending", due)
-            .order_by(outbox.created_at, outbox.enrolment_id, outbox.seq, outbox.action)
-            .limit(limit)
-        )
+        query = select(t.outbox).where(outbox.status == "pending", due)
+        if skip_channels:  # their circuits are open: leave their rows alone
+            query = query.where(outbox.channel.not_in(sorted(skip_channels)))
+        query = query.order_by(
+            outbox.created_at, outbox.enrolment_id, outbox.seq, outbox.action
+        ).limit(limit)
         if self.dialect == "postgresql":
             query = skip_locked(query)
         with self.engine.connect() as plain:
@@ -58,12 +65,23 @@ class OutboxQueries(OutboxAdmin):
                     )
         return claimed
 
-    def renew_claim(self, token: str, until: datetime) -> set[str]:
+    def renew_claim(
+        self, token: str, until: datetime, keys: Collection[str] | None = None
+    ) -> set[str]:
         outbox = t.outbox.c
         with self.engine.connect() as plain:
             conn = plain.execution_options(**{WRITE: True})
             with conn.begin():
                 held = (outbox.claim_token == token) & (outbox.status == "pending")
+                if keys is not None:
+                    # by primary key (claim_token has no index), the status test
+                    # kept off the status index: SQLite would pick that one and
+                    # walk every pending row, a failing channel's backlog included
+                    held = (
+                        outbox.effect_key.in_(sorted(keys))
+                        & (outbox.claim_token == token)
+                        & (func.coalesce(outbox.status, "") == "pending")
+                    )
                 conn.execute(update(t.outbox).where(held).values(next_attempt_at=naive(until)))
                 return {r[0] for r in conn.execute(select(outbox.effect_key).where(held))}
 
