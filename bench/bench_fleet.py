@@ -381,17 +381,25 @@ def run(
     """Both measures; the dict run.py would keep under `fleet`."""
     result: dict[str, Any] = {"loadavg_start": [round(x, 2) for x in os.getloadavg()]}
     if "throughput" in only:
-        runs = {n: [throughput(events, customers, n) for _ in range(repeats)] for n in workers}
+        # rounds of 1, 2, 4 workers in turn: a change in the machine's load
+        # (it is shared) touches every count alike, and each round gives a ratio
+        runs: dict[int, list[dict[str, Any]]] = {n: [] for n in workers}
+        for _ in range(repeats):
+            for n in workers:
+                runs[n].append(throughput(events, customers, n))
         result["throughput"] = {
             str(n): common.median_run(r, "events_per_s") for n, r in runs.items()
         }
         result["throughput_runs"] = {
             str(n): [x["events_per_s"] for x in r] for n, r in runs.items()
         }
-        base = result["throughput"][str(workers[0])]["events_per_s"]
-        result["speedup"] = {
-            str(n): round(result["throughput"][str(n)]["events_per_s"] / base, 2) for n in workers
+        base = runs[workers[0]]
+        ratios = {
+            n: [a["events_per_s"] / b["events_per_s"] for a, b in zip(r, base, strict=True)]
+            for n, r in runs.items()
         }
+        result["speedup_runs"] = {str(n): [round(x, 2) for x in r] for n, r in ratios.items()}
+        result["speedup"] = {str(n): round(statistics.median(r), 2) for n, r in ratios.items()}
     if "timers" in only:
         result["timers"] = timers(2, rate, seconds, delay)
     result["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -138,19 +138,19 @@ class FleetWorker:
 
         async with self.jobs.app.open_async():
             self.feeder.bind(loop)
-            tasks = {
-                "feeder": asyncio.create_task(self.feeder.run()),
-                "apply": asyncio.create_task(self._procrastinate(APPLY_QUEUE)),
-                "clock": asyncio.create_task(self._procrastinate(CLOCK_QUEUE)),
-            }
+            tasks: dict[str, asyncio.Task[None]] = {}
+            if self.settings.http and self.app_factory is not None:
+                # first: a port in use is refused before any work starts
+                tasks["http"] = await self._start_http()
+            tasks["feeder"] = asyncio.create_task(self.feeder.run())
+            tasks["apply"] = asyncio.create_task(self._procrastinate(APPLY_QUEUE))
+            tasks["clock"] = asyncio.create_task(self._procrastinate(CLOCK_QUEUE))
             delivery: threading.Thread | None = None
             if self.settings.deliver:
                 delivery = threading.Thread(
                     target=self._delivery_loop, name="journeyflow-delivery", daemon=True
                 )
                 delivery.start()
-            if self.settings.http and self.app_factory is not None:
-                tasks["http"] = await self._start_http()
             self._ready = True
             log.info("fleet worker ready", worker=self.name, url=self.url)
             stopped = asyncio.create_task(stop.wait())
@@ -207,8 +207,14 @@ class FleetWorker:
             lifespan="off",
             timeout_graceful_shutdown=max(1, int(self.settings.grace.total_seconds() / 2)),
         )
+        host, port = self.settings.host, self.settings.port
+        try:  # bound here, so a port in use is one line, not uvicorn's exit
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            listener = socket.create_server((host, port), family=family)
+        except OSError as exc:
+            raise JourneyflowError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
         self._server = server = _QuietServer(config)
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[listener]))
         while not server.started:
             if task.done():
                 raise JourneyflowError(
@@ -274,6 +280,7 @@ class FleetWorker:
                 for outcome, n in outcomes.items():
                     metrics.EFFECTS.labels(channel=channel, outcome=outcome).inc(n)
             if report.attempted == 0:
+                metrics.OUTBOX_DEPTH.set(self.store.pending_effects_count())
                 self._stopping.wait(poll)
 
 
