@@ -186,11 +186,14 @@ class Server:
     """`journeyflow run` on a fresh SQLite file and a free loopback port, its URL
     read from the JSON "journeyflow run ready" line; its log goes to a file."""
 
-    def __init__(self, db: Path, journeys: Path, *extra: str) -> None:
+    def __init__(self, db: Path, journeys: Path, *extra: str, profile: Path | None = None) -> None:
         self.db = db
         self.log = db.with_suffix(".log")
+        launcher = ["-m", "journeyflow.cli"]
+        if profile:  # every thread under cProfile, one stats file each (serve_profiled)
+            launcher = [__file__, "serve-profiled", str(profile), "--"]
         command = [
-            sys.executable, "-m", "journeyflow.cli", "run",
+            sys.executable, *launcher, "run",
             "--database", f"sqlite:///{db}",
             "--journeys", str(journeys),
             "--port", "0",
@@ -316,7 +319,7 @@ def ingest_run(path: Path, n: int) -> dict[str, Any]:
     }
 
 
-def http_run(raws: list[dict[str, Any]]) -> dict[str, Any]:
+def http_run(raws: list[dict[str, Any]], threads: int = 1) -> dict[str, Any]:
     """The same calls through the Segment client to `journeyflow run`, from the
     first call until all are applied; where the time went."""
     from segment.analytics import Client
@@ -334,6 +337,7 @@ def http_run(raws: list[dict[str, Any]]) -> dict[str, Any]:
             host=server.url,
             max_queue_size=2 * n,
             upload_size=100,
+            thread=threads,
             max_retries=50,
             on_error=lambda e, _batch: errors.append(str(e)),
         )
@@ -468,6 +472,13 @@ def ingest_vs_http(n: int, customers: int, repeats: int) -> dict[str, Any]:
             for h, i in zip(https, ingests, strict=True)
         ],
         "cpu_ratio_http_ingest": round(ing["cpu_s"] / http["server_cpu_s"], 3),
+        # CPU per event once started: the server's (HTTP + inbox + engine
+        # threads) against the command's net of its empty-file run
+        "cpu_us_per_event": {
+            "ingest_net_of_startup": round(1e6 * (ing["cpu_s"] - startup["cpu_s"]) / n, 1),
+            "http_server": round(1e6 * http["server_cpu_s"] / n, 1),
+            "http_client": round(1e6 * http["client_cpu_s"] / n, 1),
+        },
         "target": 0.5,
         "meets_target": ratio >= 0.5,
         "http_runs_detail": https,
@@ -668,7 +679,76 @@ def summary(result: dict[str, Any]) -> str:
     return "\n".join(f"{a:<{w1}}  {b:>{w2}}  {c}".rstrip() for a, b, c in rows)
 
 
+def serve_profiled(folder: str, argv: list[str]) -> int:
+    """`journeyflow <argv>` with each thread (and the main one) under its own
+    cProfile, dumped to `folder/<thread name>.prof` when the thread ends."""
+    import cProfile
+    import threading
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    original = threading.Thread.run
+
+    def profiled(self: threading.Thread) -> None:
+        prof = cProfile.Profile()
+        prof.enable()
+        try:
+            original(self)
+        finally:
+            prof.disable()
+            prof.dump_stats(f"{folder}/{self.name}-{threading.get_ident()}.prof")
+
+    threading.Thread.run = profiled  # type: ignore[method-assign]
+    sys.argv = ["journeyflow", *argv]
+    from journeyflow.cli import main as cli
+
+    prof = cProfile.Profile()
+    prof.enable()
+    try:
+        cli()
+    except SystemExit as end:
+        return int(end.code or 0)
+    finally:
+        prof.disable()
+        prof.dump_stats(f"{folder}/main.prof")
+    return 0
+
+
+def profile_http(n: int, customers: int, folder: Path, top: int = 25) -> None:
+    """One HTTP run with the server under cProfile; print where each thread's
+    time went (cProfile inflates Python code, so read shares, not seconds)."""
+    import pstats
+
+    from segment.analytics import Client
+
+    raws = calls(n, customers)
+    server = Server(common.fresh_db("profiled.db"), JOURNEYS, profile=folder)
+    try:
+        client = Client(KEY, host=server.url, max_queue_size=2 * n, upload_size=100)
+        started = time.perf_counter()
+        for raw in raws:
+            send_segment(client, raw)
+        client.flush()
+        client.join()
+        while server.count("events") < n:
+            time.sleep(0.05)
+        print(f"{n:,} calls applied in {time.perf_counter() - started:.1f} s (profiled)")
+    finally:
+        server.stop()
+    for path in sorted(folder.glob("*.prof")):
+        stats = pstats.Stats(str(path))
+        total = getattr(stats, "total_tt", 0.0)
+        print(f"\n=== {path.name}: {total:.2f} s of profiled time")
+        stats.sort_stats("cumulative").print_stats(top)
+        stats.sort_stats("tottime").print_stats(12)
+
+
 def main() -> int:
+    if len(sys.argv) > 2 and sys.argv[1] == "serve-profiled":
+        return serve_profiled(sys.argv[2], sys.argv[4:])
+    if len(sys.argv) > 1 and sys.argv[1] == "profile":
+        n = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
+        profile_http(n, max(1, n // 5), common.SCRATCH / "profile")
+        return 0
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
