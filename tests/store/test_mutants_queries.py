@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 
 from journeyflow.runtime.engine import Engine
 from journeyflow.store.sql.queries import SqlStore
@@ -126,3 +129,44 @@ def test_every_customer_is_listed_once_whatever_their_id(engine: Engine) -> None
     ]
     until = [(c.id, len(events)) for c, events in store.iter_customer_events(at("2026-01-01"))]
     assert until == [("1", 1), ("A", 1), ("B", 1), ("a", 1)]
+
+
+def race_on_insert(store: SqlStore, other: SqlStore, content_hash: str) -> list[str]:
+    """Make `other` save version 1 of journey `j` just before `store`'s own INSERT of
+    it: two processes starting at one moment, made to meet every time."""
+    raced: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if not raced and statement.lstrip().upper().startswith("INSERT INTO JOURNEY_VERSIONS"):
+            raced.append(statement)
+            other.save_journey_version("j", 1, content_hash, "source: other")
+
+    event.listen(store.engine, "before_cursor_execute", before)
+    return raced
+
+
+def test_a_version_saved_meanwhile_with_the_same_content_is_taken(sql_url: str) -> None:
+    """The INSERT fails on the key; the row found is the same content: no error. Kills
+    the race path's second look (`stored = None`, `journey_version(None, ...)`,
+    `journey_version(journey, None)`, an argument left out)."""
+    store, other = SqlStore(sql_url), SqlStore(sql_url)
+    try:
+        raced = race_on_insert(store, other, "h1")
+        store.save_journey_version("j", 1, "h1", "source: mine")
+        assert raced
+        assert store.journey_version("j", 1) == ("h1", "source: other")
+    finally:
+        store.close()
+        other.close()
+
+
+def test_a_version_saved_meanwhile_with_other_content_is_an_error(sql_url: str) -> None:
+    store, other = SqlStore(sql_url), SqlStore(sql_url)
+    try:
+        race_on_insert(store, other, "h2")
+        with pytest.raises(IntegrityError):
+            store.save_journey_version("j", 1, "h1", "source: mine")
+        assert store.journey_version("j", 1) == ("h2", "source: other")
+    finally:
+        store.close()
+        other.close()
