@@ -79,6 +79,12 @@ def run_worker(
             f"--worker needs procrastinate and psycopg: pip install 'journeyflow[postgres]' "
             f"({exc.name} is missing)"
         ) from None
+    listener = None
+    if settings.http and app_factory is not None:
+        # bound before anything else starts: a port in use is one line and
+        # nothing to undo (raised from inside the loop, its pools and tasks
+        # would be finalised at exit, and one of them hangs there)
+        listener = _listen(settings.host, settings.port)
     conninfo = libpq_url(settings.database)
     try:
         if install_job_schema(conninfo):
@@ -86,8 +92,16 @@ def run_worker(
     except Exception as exc:  # psycopg.Error: the server, a permission
         raise JourneyflowError(f"cannot install the job tables: {exc}".splitlines()[0]) from None
     logging.getLogger("procrastinate").setLevel(logging.WARNING)  # a line per job is noise
-    worker = FleetWorker(settings, engine, registry, store, conninfo, app_factory)
+    worker = FleetWorker(settings, engine, registry, store, conninfo, app_factory, listener)
     return asyncio.run(worker.serve())
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise JourneyflowError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 class FleetWorker:
@@ -101,6 +115,7 @@ class FleetWorker:
         store: SqlStore,
         conninfo: str,
         app_factory: AppFactory | None,
+        listener: socket.socket | None = None,
     ) -> None:
         from journeyflow.service.fleet.feeder import Feeder
         from journeyflow.service.fleet.jobs import FleetJobs
@@ -111,6 +126,7 @@ class FleetWorker:
         self.store = store
         self.inbox = Inbox(store, shards=settings.shards)
         self.app_factory = app_factory
+        self.listener = listener  # the HTTP ingest's bound socket, when it serves here
         self.jobs = FleetJobs(
             conninfo,
             engine,
@@ -139,9 +155,8 @@ class FleetWorker:
         async with self.jobs.app.open_async():
             self.feeder.bind(loop)
             tasks: dict[str, asyncio.Task[None]] = {}
-            if self.settings.http and self.app_factory is not None:
-                # first: a port in use is refused before any work starts
-                tasks["http"] = await self._start_http()
+            if self.listener is not None:
+                tasks["http"] = await self._start_http(self.listener)
             tasks["feeder"] = asyncio.create_task(self.feeder.run())
             tasks["apply"] = asyncio.create_task(self._procrastinate(APPLY_QUEUE))
             tasks["clock"] = asyncio.create_task(self._procrastinate(CLOCK_QUEUE))
@@ -189,7 +204,7 @@ class FleetWorker:
             delete_jobs="always",  # journeyflow's tables say what was done
         )
 
-    async def _start_http(self) -> asyncio.Task[None]:
+    async def _start_http(self, listener: socket.socket) -> asyncio.Task[None]:
         assert self.app_factory is not None
         app = self.app_factory(
             inbox=self.inbox,
@@ -207,12 +222,6 @@ class FleetWorker:
             lifespan="off",
             timeout_graceful_shutdown=max(1, int(self.settings.grace.total_seconds() / 2)),
         )
-        host, port = self.settings.host, self.settings.port
-        try:  # bound here, so a port in use is one line, not uvicorn's exit
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            listener = socket.create_server((host, port), family=family)
-        except OSError as exc:
-            raise JourneyflowError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
         self._server = server = _QuietServer(config)
         task = asyncio.create_task(server.serve(sockets=[listener]))
         while not server.started:
