@@ -1,5 +1,11 @@
 """Collecting journey tests: the `tests:` of journey files and the tests of
-`*.test.yaml` files, each made a `JourneyCase` ready to run."""
+`*.test.yaml` files, each made a `JourneyCase` ready to run.
+
+A `*.test.yaml` file comes from the same people as a journey file, so it is
+read the same way: the journey loader's safe YAML reader (YAML 1.2, no tags,
+no anchors, bounded size, nesting and node count; `yaml_reader.py`) and
+pydantic errors mapped to file:line. Data too large for those bounds belongs
+in a JSON-lines file that a `replay:` step streams."""
 
 from __future__ import annotations
 
@@ -12,9 +18,19 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from journeyflow.definition import dsl
+from journeyflow.definition import dsl, testspec
 from journeyflow.definition.loader import LoadedJourney, journey_files, load_file
-from journeyflow.exceptions import JourneyflowError
+from journeyflow.definition.schema_problems import problems_from
+from journeyflow.definition.yaml_reader import (
+    MAX_BYTES,
+    Positions,
+    construct,
+    decode_text,
+    kind_of,
+    read_bounded,
+    read_yaml,
+)
+from journeyflow.exceptions import JourneyflowError, Problem
 
 TEST_SUFFIXES = (".test.yaml", ".test.yml")
 
@@ -25,12 +41,12 @@ class JourneyTestError(JourneyflowError):
     journey. Reported as an error, not a failure."""
 
 
-class JourneyTestFile(dsl.Model):
+class JourneyTestFile(testspec.TestModel):
     """A standalone `*.test.yaml` file: tests for a journey kept in another file."""
 
     schema_: str | None = Field(None, alias="$schema")
     journey: str = Field(pattern=dsl.SLUG, description="id of the journey under test")
-    tests: list[dsl.JourneyTest] = Field(min_length=1)
+    tests: list[testspec.JourneyTest] = Field(min_length=1)
 
 
 def is_test_file(path: str | Path) -> bool:
@@ -43,10 +59,12 @@ class JourneyCase:
 
     path: str  # the file holding the test: a journey file or a `*.test.yaml`
     index: int  # position in that file's `tests:`
-    test: dsl.JourneyTest
+    test: testspec.JourneyTest
     journey: LoadedJourney  # the journey under test
     loaded: tuple[LoadedJourney, ...]  # what the engine loads for this test
-    source: str = ""  # text of `path`, for line numbers
+    source: str = ""  # text of `path`
+    positions: Positions | None = field(default=None, repr=False, compare=False)
+    folder: Path = Path(".")  # the folder of `path`, where `replay:` files are found
 
     @property
     def name(self) -> str:
@@ -59,11 +77,13 @@ class JourneyCase:
     @cached_property
     def _lines(self) -> tuple[int | None, list[int | None]]:
         steps = len(self.test.steps)
-        positions = getattr(self.journey, "positions", None)  # kept by the loader
-        if positions is not None and self.source == self.journey.source:
-            at = ("tests", self.index)
-            return positions.at(at)[0], [positions.at((*at, "steps", i))[0] for i in range(steps)]
-        return _test_lines(self.source, self.index, steps)
+        if self.positions is None:
+            return None, [None] * steps
+        at = ("tests", self.index)
+        return (
+            self.positions.at(at)[0],
+            [self.positions.at((*at, "steps", i))[0] for i in range(steps)],
+        )
 
     @property
     def line(self) -> int | None:
@@ -138,7 +158,16 @@ def collect(
             continue
         out.journeys.append(loaded)
         by_file[p] = [
-            JourneyCase(p.as_posix(), i, t, loaded, (loaded,), loaded.source)
+            JourneyCase(
+                p.as_posix(),
+                i,
+                _current(t),
+                loaded,
+                (loaded,),
+                loaded.source,
+                loaded.positions,
+                p.resolve().parent,
+            )
             for i, t in enumerate(loaded.journey.tests)
         ]
     for p in files:
@@ -171,14 +200,7 @@ def load_test_file(path: str | Path, journeys: Sequence[LoadedJourney] = ()) -> 
     """The tests of a `*.test.yaml` file; the journey it names is looked up in
     `journeys`, then among the journey files in the test file's folder."""
     p = Path(path)
-    text = _read(p)
-    try:
-        data = _yaml_safe(text)
-        parsed = JourneyTestFile.model_validate(data)
-    except ValidationError as exc:
-        raise JourneyTestError(f"{p.as_posix()}: not a journey test file: {exc}") from exc
-    except Exception as exc:  # YAML syntax errors come in many classes
-        raise JourneyTestError(f"{p.as_posix()}: cannot read YAML: {exc}") from exc
+    text, positions, parsed = read_test_file(p)
     journey = _find(parsed.journey, journeys)
     if journey is None:
         journey = _find(parsed.journey, load_journeys([p.parent]))
@@ -190,9 +212,69 @@ def load_test_file(path: str | Path, journeys: Sequence[LoadedJourney] = ()) -> 
             "folder as a PATH"
         )
     return [
-        JourneyCase(p.as_posix(), i, t, journey, (journey,), text)
+        JourneyCase(p.as_posix(), i, t, journey, (journey,), text, positions, p.resolve().parent)
         for i, t in enumerate(parsed.tests)
     ]
+
+
+def read_test_file(p: Path) -> tuple[str, Positions, JourneyTestFile]:
+    """A `*.test.yaml` file read as a journey file is: the same safe reader and
+    limits; every problem at its line, all of them in one JourneyTestError."""
+    name = p.as_posix()
+    problems: list[Problem] = []
+    try:
+        raw = read_bounded(p)
+    except OSError as exc:
+        raise JourneyTestError(
+            f"{name}: cannot read: {exc.strerror or type(exc).__name__}"
+        ) from exc
+    text = decode_text(raw, name, problems) if raw is not None else None
+    if raw is None:
+        problems.append(
+            Problem(
+                "JF101",
+                f"the file is larger than {MAX_BYTES // 1024} KiB, the limit of journey and "
+                "test files: keep recorded events in a JSON-lines file and `replay:` it",
+                name,
+                1,
+                1,
+            )
+        )
+    root = read_yaml(text.removeprefix("\ufeff"), name, problems) if text is not None else None
+    positions = Positions(root)
+    data = construct(root, name, problems) if root is not None and not problems else None
+    if not problems and not isinstance(data, dict):
+        line, col = positions.at(())
+        problems.append(
+            Problem(
+                "JF106",
+                f"the top level is {kind_of(data)}, not a mapping: a test file is "
+                "`journey: <id>` and `tests: [...]`",
+                name,
+                line,
+                col,
+            )
+        )
+    if problems or text is None or not isinstance(data, dict):
+        raise JourneyTestError("\n".join(map(str, problems)))
+    try:
+        parsed = JourneyTestFile.model_validate(data)
+    except ValidationError as exc:
+        found = sorted(
+            problems_from(exc, data, positions, name), key=lambda q: (q.line or 0, q.column or 0)
+        )
+        raise JourneyTestError("\n".join(map(str, found))) from None
+    return text, positions, parsed
+
+
+def _current(test: Any) -> testspec.JourneyTest:
+    """A journey file's test in the current test format. (The journey models
+    may still hold the v1.0 test models; their tests convert losslessly.)"""
+    if isinstance(test, testspec.JourneyTest):
+        return test
+    return testspec.JourneyTest.model_validate(
+        test.model_dump(mode="python", by_alias=True, exclude_unset=True)
+    )
 
 
 def load_journeys(paths: Sequence[str | Path]) -> list[LoadedJourney]:
@@ -226,36 +308,3 @@ def _unique(paths: list[Path]) -> list[Path]:
     for p in paths:
         seen.setdefault(p.resolve(), p)
     return list(seen.values())
-
-
-def _read(p: Path) -> str:
-    try:
-        return p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise JourneyTestError(f"{p.as_posix()}: cannot read: {exc}") from exc
-
-
-def _yaml_safe(text: str) -> Any:
-    from ruamel.yaml import YAML
-
-    return YAML(typ="safe", pure=True).load(text)
-
-
-def _test_lines(source: str, index: int, steps: int) -> tuple[int | None, list[int | None]]:
-    """1-based lines of test `index` and of its steps, from a round-trip parse
-    (the loader's safe parse keeps no positions)."""
-    unknown: list[int | None] = [None] * steps
-    if not source:
-        return None, unknown
-    try:
-        from ruamel.yaml import YAML
-
-        data = YAML().load(source)
-        tests = data["tests"]
-        test_line = tests.lc.item(index)[0] + 1
-        seq = tests[index]["steps"]
-        return test_line, [seq.lc.item(i)[0] + 1 for i in range(min(steps, len(seq)))] + (
-            [None] * max(0, steps - len(seq))
-        )
-    except Exception:  # positions are a nicety: never fail a test run over them
-        return None, unknown

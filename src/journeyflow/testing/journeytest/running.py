@@ -10,7 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from journeyflow.clock import VirtualClock, as_utc
-from journeyflow.definition import dsl
+from journeyflow.definition import testspec
 from journeyflow.definition.durations import parse_duration
 from journeyflow.events import parse_event
 from journeyflow.exceptions import EventError, JourneyflowError
@@ -19,9 +19,11 @@ from journeyflow.testing.journeytest.compare import (
     Sent,
     check_include,
     check_sent,
+    check_tasks,
     label,
     matches,
     same_value,
+    to_customer,
 )
 from journeyflow.testing.journeytest.formatting import (
     describe_enrolment,
@@ -30,6 +32,15 @@ from journeyflow.testing.journeytest.formatting import (
     show_value,
     trigger,
 )
+from journeyflow.testing.journeytest.replay import (
+    BATCH as REPLAY_BATCH,
+)
+from journeyflow.testing.journeytest.replay import (
+    first_timestamp,
+    open_replay,
+    replay_events,
+)
+from journeyflow.testing.journeytest.timeline import Timeline, error_rows
 
 if TYPE_CHECKING:
     from journeyflow.runtime.engine import Engine
@@ -52,6 +63,9 @@ class CaseResult:
     step: int | None = None  # 1-based step that failed or errored
     states: set[str] = field(default_factory=set)  # states of the journey entered
     transitions: set[tuple[str, int]] = field(default_factory=set)  # (state, index) taken
+    events: int = 0  # events applied (event, identify and replayed ones)
+    timeline: list[str] = field(default_factory=list)  # with `trace`: what happened, in time
+    engine: Engine | None = None  # with `keep_engine`: the engine, to look at its store
 
     @property
     def nodeid(self) -> str:
@@ -76,18 +90,27 @@ def run_case(
     *,
     coverage: bool = False,
     functions: Mapping[str, Callable[..., Any]] | None = None,
+    strict: bool = False,
+    trace: bool = False,
+    keep_engine: bool = False,
 ) -> CaseResult:
     """Run one journey test on a fresh in-memory store and a virtual clock.
 
     :param coverage: record the states and transitions the test exercises
     :param functions: extra CEL functions (the installed plugins' ones)
+    :param strict: fail a test whose run wrote an `error` row (a run-time
+        error of a journey: a guard or `at:` that failed) to any history
+    :param trace: keep the timeline of a passing test (`CaseResult.timeline`)
+    :param keep_engine: keep the engine on the result (for tests of tests)
     """
     started = _time.perf_counter()
-    runner = _CaseRun(case, coverage, functions)
+    runner = _CaseRun(case, coverage, functions, trace)
     outcome: Outcome = "passed"
     message = ""
     try:
         runner.run()
+        if strict:
+            runner.check_no_errors()
     except _ExpectFailed as exc:
         outcome, message = "failed", exc.report
     except JourneyflowError as exc:  # the test or the journey is wrong, not the engine
@@ -101,18 +124,29 @@ def run_case(
             f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         )
     result = CaseResult(case, outcome, message, _time.perf_counter() - started, runner.step or None)
+    result.events = runner.applied
     if coverage:
         result.states, result.transitions = runner.coverage()
+    if trace and outcome == "passed":
+        result.timeline = runner.timeline.lines(runner.engine)
+    if keep_engine and "engine" in runner.__dict__:
+        result.engine = runner.engine
     return result
 
 
 class _CaseRun:
     def __init__(
-        self, case: JourneyCase, coverage: bool, functions: Mapping[str, Callable[..., Any]] | None
+        self,
+        case: JourneyCase,
+        coverage: bool,
+        functions: Mapping[str, Callable[..., Any]] | None,
+        trace: bool = False,
     ) -> None:
         self.case = case
+        self.applied = 0  # events applied
+        self.timeline = Timeline(enabled=trace)
         self.journey_id = case.journey.journey.journey
-        self.clock = VirtualClock(_start_of(case.test))
+        self.clock = VirtualClock(_start_of(case))
         self.entered: set[str] = set()  # states of the journey under test entered
         self.taken: set[tuple[str, int]] = set()  # its transitions taken: (state, index)
         self.step = 0
@@ -128,6 +162,7 @@ class _CaseRun:
             list(self.case.loaded),
             MemoryStore(),
             self.clock,
+            batch_size=REPLAY_BATCH,  # an in-memory store copies each customer once a batch
             functions=self._functions,
             listeners=[self._heard] if self._watch else (),
         )
@@ -141,9 +176,11 @@ class _CaseRun:
         assert self.engine is not None  # built here, so a journey it refuses is an error
         for number, step in enumerate(self.case.test.steps, 1):
             self.step = number
-            if isinstance(step, dsl.EventStep):
+            if isinstance(step, testspec.EventStep):
                 self._event(dict(step.event))
-            elif isinstance(step, dsl.IdentifyStepWrapper):
+            elif isinstance(step, testspec.ReplayStep):
+                self._replay(step.replay)
+            elif isinstance(step, testspec.IdentifyStepWrapper):
                 ident = step.identify
                 raw: dict[str, Any] = {
                     "type": "identify",
@@ -155,9 +192,9 @@ class _CaseRun:
                 if ident.messageId is not None:
                     raw["messageId"] = ident.messageId
                 self._event(raw)
-            elif isinstance(step, dsl.AdvanceStep):
+            elif isinstance(step, testspec.AdvanceStep):
                 self.engine.advance_to(self.clock.now() + parse_duration(step.advance))
-            elif isinstance(step, dsl.AdvanceToStep):
+            elif isinstance(step, testspec.AdvanceToStep):
                 moment = as_utc(step.advance_to)
                 if moment < self.clock.now():
                     raise JourneyTestError(
@@ -174,9 +211,10 @@ class _CaseRun:
         raw.setdefault("messageId", f"journeytest-{self.case.index}-{self.step}")
         now = self.clock.now()
         try:
-            at = parse_event(raw, now).timestamp
+            event = parse_event(raw, now)
         except EventError as exc:
             raise JourneyTestError(f"the event is not valid: {exc}") from exc
+        at = event.timestamp
         if at < now:
             raise JourneyTestError(
                 f"the event's timestamp {fmt_time(at)} is before the virtual now {fmt_time(now)}: "
@@ -192,10 +230,24 @@ class _CaseRun:
         if report.rejected:
             raise JourneyTestError(f"the engine rejected the event: {report.rejected[0].reason}")
         self.engine.advance_to(at)
+        self.applied += 1
+        self.timeline.event(at, event.customer_id, event.name)
+
+    def _replay(self, name: str) -> None:
+        """Every event of a JSON-lines file, as that many `event:` steps (see replay.py)."""
+        with open_replay(self.case.folder, name) as stream:
+            self.applied += replay_events(
+                self.engine,
+                self.clock,
+                stream,
+                name,
+                f"journeytest-{self.case.index}-{self.step}",
+                self.timeline,
+            )
 
     # --- expect -----------------------------------------------------------------
 
-    def _expect(self, exp: dsl.Expectation) -> None:
+    def _expect(self, exp: testspec.Expectation) -> None:
         problems: list[str] = []
         mine = self.engine.enrolments(exp.customer, self.journey_id)
         if exp.key is not None:
@@ -246,12 +298,14 @@ class _CaseRun:
                     problems.append(f"{k}: expected {show_value(v)}, got {show_value(actual[k])}")
         sends = self._sends(exp.customer)
         if exp.sent is not None:
-            problems.extend(check_sent(exp.sent, sends))
+            problems.extend(check_sent(exp.sent, to_customer(sends, exp.sent)))
         if exp.sent_include is not None:
-            problems.extend(check_include(exp.sent_include, sends))
+            problems.extend(check_include(exp.sent_include, to_customer(sends, exp.sent_include)))
+        if exp.tasks is not None:
+            problems.extend(check_tasks(exp.tasks, sends))
         if exp.not_sent is not None:
             for banned in exp.not_sent:
-                hit = [s for s in sends if matches(banned, s)]
+                hit = [s for s in to_customer(sends, exp.not_sent) if matches(banned, s)]
                 if hit:
                     problems.append(
                         f"not_sent: {label(banned)} was sent at {fmt_time(hit[0].at)} "
@@ -278,16 +332,32 @@ class _CaseRun:
         return out
 
     def _sends(self, customer_id: str) -> list[Sent]:
-        # in outbox order, the order the engine queued them: sorting by
-        # created_at would hide a transition stamped earlier than its cause
+        # in the store's order of effects, the order the outbox lists them
         return [
-            Sent(e.channel, e.template, e.created_at, e.journey)
+            Sent(e.channel, e.template, e.created_at, e.journey, dict(e.data))
             for e in self.engine.effects(customer_id)
             if e.status != "suppressed"
         ]
 
+    def check_no_errors(self) -> None:
+        """`--strict`: a run-time error of a journey (a history `error` row) fails the test."""
+        rows = error_rows(self.engine)
+        if rows:
+            case = self.case
+            raise _ExpectFailed(
+                "\n".join(
+                    [
+                        case.nodeid,
+                        f"after the last step (--strict): the run wrote {len(rows)} error "
+                        "row(s) to customers' histories (a guard, `at:` or value that "
+                        "failed at run time):",
+                        *(f"  {row}" for row in rows),
+                    ]
+                )
+            )
+
     def _report(
-        self, exp: dsl.Expectation, problems: list[str], mine: list[EnrolmentRecord]
+        self, exp: testspec.Expectation, problems: list[str], mine: list[EnrolmentRecord]
     ) -> str:
         case = self.case
         total = len(case.test.steps)
@@ -341,15 +411,18 @@ class _CaseRun:
         return set(self.entered), set(self.taken)
 
 
-def _start_of(test: dsl.JourneyTest) -> datetime:
+def _start_of(case: JourneyCase) -> datetime:
+    test = case.test
     if test.start is not None:
         return as_utc(test.start)
     for step in test.steps:
         stamp: Any = None
-        if isinstance(step, dsl.EventStep):
+        if isinstance(step, testspec.EventStep):
             stamp = step.event.get("timestamp")
-        elif isinstance(step, dsl.IdentifyStepWrapper):
+        elif isinstance(step, testspec.IdentifyStepWrapper):
             stamp = step.identify.timestamp
+        elif isinstance(step, testspec.ReplayStep):
+            stamp = first_timestamp(case.folder, step.replay)
         else:
             continue
         if isinstance(stamp, datetime):
