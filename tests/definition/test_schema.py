@@ -107,6 +107,7 @@ def test_action_and_step_unions_are_expressed() -> None:
     assert [a["$ref"].rsplit("/", 1)[1] for a in actions] == [
         "SendAction",
         "SetAction",
+        "VarsAction",
         "EmitAction",
         "TaskAction",
     ]

@@ -52,6 +52,9 @@ Codes (stable; `docs/errors.md` has an example for each):
            entering a final state are a normal goodbye and are not flagged.
     JF604  a final state with transitions (they never fire)
     JF605  `internal: true` on a transition to another state (ignored by the engine)
+    JF606  `event` read where it is empty: in a state a timer can enter (its
+           on_enter, its `at:`, its split's actions) or in a timer's own guard,
+           actions and the on_exit they run; `trigger.` is the enrolling event
 """
 
 from __future__ import annotations
@@ -65,9 +68,10 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import available_timezones
 
 from journeyflow.definition import dsl
-from journeyflow.definition.cel import SCOPE_NAMES, compile_expression, is_valid_zone
+from journeyflow.definition.cel import compile_expression, is_valid_zone
 from journeyflow.definition.durations import format_duration, parse_duration
 from journeyflow.definition.limits import MAX_DURATION, MAX_NAME_CHARS, ExpressionLimitError
+from journeyflow.definition.scope_names import FIELDS, JOURNEY_NAMES, field_reads, unknown_field
 from journeyflow.exceptions import ExpressionError, Problem
 
 if TYPE_CHECKING:
@@ -91,6 +95,7 @@ BUILTIN_VERTICALS = frozenset(
 )
 
 Path_ = tuple[str | int, ...]
+ENTRY_NAMES = JOURNEY_NAMES - {"enrolment"}  # entry.when, entry.key: no enrolment yet
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,7 @@ class _Checker:
         self.known = known
         self.filename = filename
         self.problems: list[Problem] = []
+        self._eventless_seen: set[tuple[str, Path_]] = set()
 
     def report(
         self, code: str, message: str, path: Path_, *, key: bool = False, severity: str = "error"
@@ -525,7 +531,9 @@ class _Checker:
 
     def check_expressions(self) -> None:
         for source, path in self._expressions():
-            self.check_cel(source, path)
+            entry = path[0] == "entry"  # no enrolment yet: `enrolment` is not in scope
+            self.check_cel(source, path, ENTRY_NAMES if entry else JOURNEY_NAMES)
+        self.check_eventless()
 
     def _expressions(self) -> Iterator[tuple[str, Path_]]:
         j = self.j
@@ -550,17 +558,26 @@ class _Checker:
                 for a, action in enumerate(t.actions):
                     yield from _action_values(action, (*tpath, "actions", a))
 
-    def check_cel(self, source: str, path: Path_) -> None:
+    def check_cel(self, source: str, path: Path_, names: frozenset[str] = JOURNEY_NAMES) -> None:
         functions = self.known.functions if self.known else frozenset()
         try:
-            compile_expression(source, functions=functions)
+            compile_expression(source, names=names, functions=functions)
+            unknown = unknown_field(source)
+            if unknown is not None:
+                root, name = unknown
+                raise ExpressionError(
+                    f"unknown name '{root}.{name}' in {source!r}: {root} has "
+                    f"{', '.join(FIELDS[root])}{_did_you_mean(name, FIELDS[root])}"
+                )
         except ExpressionLimitError as exc:
             self.report(exc.code, str(exc), path)
         except ExpressionError as exc:
             text = str(exc)
             if text.startswith("unknown name"):
-                name = re.match(r"unknown name '([^']*)'", text)
-                hint = _did_you_mean(name.group(1), SCOPE_NAMES) if name else ""
+                found = re.match(r"unknown name '([^'.]*)'", text)
+                hint = _did_you_mean(found.group(1), names) if found else ""
+                if found and found.group(1) == "enrolment" and "enrolment" not in names:
+                    hint = ": there is no enrolment yet when entry.when and entry.key run"
                 self.report("JF402", text + hint, path)
             elif text.startswith("unknown function"):
                 if self.known is None:
@@ -571,6 +588,73 @@ class _Checker:
                     )
             else:
                 self.report("JF401", text + ": fix the expression (see docs/cel.md)", path)
+
+    def check_eventless(self) -> None:
+        """JF606: `event` read where it is empty. A timer's transition runs with
+        no event: its guard and actions, the on_exit of the state it leaves,
+        and everything the state it enters evaluates on entry (on_enter, `at:`,
+        a split's actions, and so on through splits)."""
+        states = self.j.states
+        entered_by: dict[str, str] = {}  # state -> how a timer enters it
+        queue: list[str] = []
+        for name, state in states.items():
+            for t in state.transitions:
+                if (t.after or t.at) and t.to in states and not (t.internal and t.to == name):
+                    how = f"`after: {t.after}`" if t.after else f"`at: {t.at}`"
+                    if t.to not in entered_by:
+                        entered_by[t.to] = f"{how} from {name!r}"
+                        queue.append(t.to)
+        for name in queue:  # through splits, at once on entry: still no event
+            for t in states[name].transitions:
+                for branch in t.split or []:
+                    if branch.to in states and branch.to not in entered_by:
+                        entered_by[branch.to] = f"a split of {name!r}, {entered_by[name]}"
+                        queue.append(branch.to)
+        for name, state in states.items():
+            base: Path_ = ("states", name)
+            for i, t in enumerate(state.transitions):
+                if not (t.after or t.at):
+                    continue
+                tpath: Path_ = (*base, "transitions", i)
+                timer = f"the timer of transition {i + 1} of state {name!r}"
+                run: list[tuple[str, Path_]] = []
+                if t.when is not None:
+                    run.append((t.when, (*tpath, "when")))
+                for a, action in enumerate(t.actions):
+                    run += _action_values(action, (*tpath, "actions", a))
+                for a, action in enumerate(state.on_exit):
+                    run += _action_values(action, (*base, "on_exit", a))
+                for source, path in run:
+                    self._eventless(source, path, f"{timer} runs it with no event")
+            if name not in entered_by:
+                continue
+            why = f"state {name!r} can be entered by a timer ({entered_by[name]}), with no event"
+            found: list[tuple[str, Path_]] = []
+            for a, action in enumerate(state.on_enter):
+                found += _action_values(action, (*base, "on_enter", a))
+            for i, t in enumerate(state.transitions):
+                if t.at is not None:
+                    found.append((t.at, (*base, "transitions", i, "at")))
+                if t.split is not None:
+                    for a, action in enumerate(t.actions):
+                        found += _action_values(action, (*base, "transitions", i, "actions", a))
+            for source, path in found:
+                self._eventless(source, path, why)
+
+    def _eventless(self, source: str, path: Path_, why: str) -> None:
+        reads = [f"event.{field}" for root, field in field_reads(source) if root == "event"]
+        if not reads:
+            return
+        key = (source, path)
+        if key in self._eventless_seen:
+            return
+        self._eventless_seen.add(key)
+        self.warn(
+            "JF606",
+            f"`{reads[0]}` is empty here: {why}; use `trigger.` for the event that "
+            "started the enrolment (or keep a value with a `vars:` action)",
+            path,
+        )
 
     # --- names that plugins register ---------------------------------------------
 
@@ -697,10 +781,14 @@ class _Checker:
 
 
 def _action_values(action: Any, path: Path_) -> Iterator[tuple[str, Path_]]:
-    """CEL values of an action: strings starting with `=` in set, data and
-    properties (the same places the engine compiles)."""
+    """CEL of an action: its `when:`, and strings starting with `=` in set,
+    vars, data and properties (the same places the engine compiles)."""
+    when = getattr(action, "when", None)
+    if when is not None:
+        yield when, (*path, "when")
     fields: dict[type, str] = {
         dsl.SetAction: "set",
+        dsl.VarsAction: "vars",
         dsl.SendAction: "data",
         dsl.EmitAction: "properties",
     }

@@ -1,4 +1,4 @@
-"""What a journey *is*: pydantic models of the journey YAML (contract v1).
+"""What a journey *is*: pydantic models of the journey YAML (language v1.1).
 
 Definitions only; nothing runs here. The loader (`loader.py`) builds these from
 YAML and maps every validation error back to file:line:col; the static checks
@@ -62,10 +62,19 @@ StateName = Annotated[str, Field(pattern=STATE_NAME)]
 
 # --- actions -----------------------------------------------------------------
 
+ActionGuard = Annotated[
+    Cel | None,
+    Field(
+        description="CEL guard of this action alone: false (or an error) skips it, "
+        "the other actions still run"
+    ),
+]
+
 
 class SendAction(Model):
     """Queue a message on a channel (a plugin) through the outbox."""
 
+    when: ActionGuard = None
     send: str = Field(description="channel name, e.g. email, sms, webhook, console")
     template: str | None = Field(None, description="template name, resolved by the channel")
     data: dict[str, Any] = Field(
@@ -76,12 +85,24 @@ class SendAction(Model):
 class SetAction(Model):
     """Update customer attributes; a string value starting with `=` is CEL."""
 
+    when: ActionGuard = None
     set: dict[str, Any] = Field(min_length=1)
+
+
+class VarsAction(Model):
+    """Set enrolment variables (`enrolment.vars`); a string value starting with
+    `=` is CEL. They live and end with the enrolment."""
+
+    when: ActionGuard = None
+    vars: dict[str, Any] = Field(
+        min_length=1, description="name -> value; values starting with `=` are CEL"
+    )
 
 
 class EmitAction(Model):
     """Raise an internal event that every loaded journey (this one too) receives."""
 
+    when: ActionGuard = None
     emit: str = Field(min_length=1)
     properties: dict[str, Any] = Field(default_factory=dict)
 
@@ -98,19 +119,27 @@ class TaskSpec(Model):
 class TaskAction(Model):
     """Create a task for a person (delivered through the `task` channel)."""
 
+    when: ActionGuard = None
     task: TaskSpec
+
+
+ACTION_KINDS = ("send", "set", "vars", "emit", "task")
 
 
 def _action_kind(value: Any) -> str | None:
     if isinstance(value, dict):
-        for kind in ("send", "set", "emit", "task"):
+        for kind in ACTION_KINDS:
             if kind in value:
                 return kind
         return None
     if isinstance(value, BaseModel):
-        return {SendAction: "send", SetAction: "set", EmitAction: "emit", TaskAction: "task"}.get(
-            type(value)
-        )
+        return {
+            SendAction: "send",
+            SetAction: "set",
+            VarsAction: "vars",
+            EmitAction: "emit",
+            TaskAction: "task",
+        }.get(type(value))
     return None
 
 
@@ -118,13 +147,14 @@ Action = Annotated[
     Union[
         Annotated[SendAction, Tag("send")],
         Annotated[SetAction, Tag("set")],
+        Annotated[VarsAction, Tag("vars")],
         Annotated[EmitAction, Tag("emit")],
         Annotated[TaskAction, Tag("task")],
     ],
     Discriminator(
         _action_kind,
         custom_error_type="action_kind",
-        custom_error_message="an action needs exactly one of send, set, emit, task",
+        custom_error_message="an action needs exactly one of send, set, vars, emit, task",
     ),
 ]
 

@@ -18,19 +18,22 @@ from typing import Any
 from transitions import Machine, Transition
 
 from journeyflow.definition import dsl
-from journeyflow.definition.cel import Expression, compile_expression
+from journeyflow.definition.cel import Expression
+from journeyflow.runtime.context import compile_in_context
 
 
 def _cel(source: str | None, functions: frozenset[str]) -> Expression | None:
-    return compile_expression(source, functions=functions) if source else None
+    return compile_in_context(source, functions) if source else None
 
 
 @dataclass(frozen=True)
 class CompiledAction:
-    """An action with its CEL values compiled (`=expr` strings in set/data)."""
+    """An action with its CEL compiled: `=expr` strings in set/vars/data/properties,
+    and its `when:` (None: always runs)."""
 
-    spec: dsl.SendAction | dsl.SetAction | dsl.EmitAction | dsl.TaskAction
+    spec: dsl.SendAction | dsl.SetAction | dsl.VarsAction | dsl.EmitAction | dsl.TaskAction
     values: Mapping[str, Any]  # name -> literal or Expression
+    guard: Expression | None = None
 
 
 @dataclass(frozen=True)
@@ -143,17 +146,19 @@ class JourneyMachine:
         raw: Mapping[str, Any] = {}
         if isinstance(action, dsl.SetAction):
             raw = action.set
+        elif isinstance(action, dsl.VarsAction):
+            raw = action.vars
         elif isinstance(action, dsl.SendAction):
             raw = action.data
         elif isinstance(action, dsl.EmitAction):
             raw = action.properties
         values = {
-            k: compile_expression(v[1:], functions=self.functions)
+            k: compile_in_context(v[1:], self.functions)
             if isinstance(v, str) and v.startswith("=")
             else v
             for k, v in raw.items()
         }
-        return CompiledAction(action, values)
+        return CompiledAction(action, values, _cel(action.when, self.functions))
 
     @property
     def id(self) -> str:

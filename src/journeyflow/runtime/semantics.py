@@ -35,9 +35,10 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from journeyflow.definition import dsl
-from journeyflow.definition.cel import Expression, Scope, is_valid_zone
+from journeyflow.definition.cel import Expression, is_valid_zone
 from journeyflow.events import Event
 from journeyflow.exceptions import ExpressionError
+from journeyflow.runtime.context import EnrolmentScope, trigger_record, trigger_view
 from journeyflow.runtime.machine import (
     CompiledAction,
     CompiledTransition,
@@ -406,6 +407,9 @@ class CustomerRun:
             started_at=at,
             in_holdout=j.holdout > 0 and stable_bucket(cid, j.journey, "holdout") < j.holdout,
             position=len(self.enrolments),
+            trigger=trigger_record(
+                event.name, event.type, event.timestamp, event.properties, event.traits
+            ),
         )
         self.uow.add_enrolment(enrolment)  # appends to self.enrolments (the same list)
         step = Step(machine, enrolment, at, event, depth)
@@ -442,6 +446,8 @@ class CustomerRun:
         enrolment, machine = step.enrolment, step.machine
         enrolment.state = state
         enrolment.entered_at = step.at
+        # a new map, never changed in place (records.py says why)
+        enrolment.visits = {**enrolment.visits, state: enrolment.visits.get(state, 0) + 1}
         enrolment.timers = []
         for timer in machine.timers_of[state]:
             due = self._due(step, timer)
@@ -513,6 +519,8 @@ class CustomerRun:
         enrolment.version = target.version
         enrolment.state = state
         enrolment.seq += 1
+        if state not in enrolment.visits:  # renamed: its visits carry over
+            enrolment.visits = {**enrolment.visits, state: enrolment.visits.get(source, 1)}
         enrolment.timers = []
         step = Step(target, enrolment, enrolment.entered_at)
         for timer in target.timers_of[state]:
@@ -532,11 +540,19 @@ class CustomerRun:
         return index
 
     def _action(self, step: Step, action: CompiledAction, index: int) -> None:
+        """Run one action, unless its `when:` is false (or errors: noted, as for
+        a transition's guard). A skipped action keeps its number: the effect
+        keys of the others do not depend on which ran."""
+        if action.guard is not None and not self._guard(action.guard, step):
+            return
         enrolment = step.enrolment
         spec = action.spec
         values = self._values(step, action)
         if isinstance(spec, dsl.SetAction):
             self.customer.attributes.update(values)
+        elif isinstance(spec, dsl.VarsAction):
+            if values:  # a new map, never changed in place (records.py says why)
+                enrolment.vars = {**enrolment.vars, **values}
         elif isinstance(spec, dsl.EmitAction):
             limit = self.rules.max_emit_depth
             if step.depth + 1 > limit:
@@ -608,37 +624,43 @@ class CustomerRun:
             self._note_error(step, f"guard counted as false: {exc}")
             return False
 
-    def _scope(self, step: Step) -> Scope:
+    def _scope(self, step: Step) -> EnrolmentScope:
+        """The scope of every expression evaluated for an enrolment: its state,
+        and its context (`trigger`, `enrolment`) in every state, timers too."""
         enrolment = step.enrolment
-        state = {"name": enrolment.state, "entered_at": enrolment.entered_at}
-        return self._make_scope(step.machine, step.event, step.at, state)
+        state = {
+            "name": enrolment.state,
+            "entered_at": enrolment.entered_at,
+            "visits": enrolment.state_visits,
+        }
+        scope = self._make_scope(step.machine, step.event, step.at, state)
+        scope.trigger = trigger_view(enrolment.trigger)
+        scope.enrolment = {
+            "key": enrolment.key,
+            "entered_at": enrolment.started_at,
+            "vars": enrolment.vars,
+        }
+        return scope
 
-    def _entry_scope(self, machine: JourneyMachine, event: Event) -> Scope:
-        """The scope of `entry.when` and `entry.key`: no state yet."""
-        return self._make_scope(machine, event, event.timestamp, {})
+    def _entry_scope(self, machine: JourneyMachine, event: Event) -> EnrolmentScope:
+        """The scope of `entry.when` and `entry.key`: no state nor enrolment yet;
+        `trigger` is the event being considered."""
+        scope = self._make_scope(machine, event, event.timestamp, {})
+        scope.trigger = _event_view(event)
+        return scope
 
     def _make_scope(
         self, machine: JourneyMachine, event: Event | None, at: datetime, state: dict[str, Any]
-    ) -> Scope:
+    ) -> EnrolmentScope:
         attrs = self.customer.attributes
         zone = attrs.get("timezone")
         if not (isinstance(zone, str) and is_valid_zone(zone)):
             zone = machine.journey.timezone
         customer = {**attrs, "id": self.customer.id, "segments": list(self.customer.segments)}
-        event_view = (
-            {
-                "name": event.name,
-                "properties": event.properties,
-                "traits": event.traits,
-                "timestamp": event.timestamp,
-            }
-            if event is not None
-            else {}
-        )
-        return Scope(
+        return EnrolmentScope(
             now=at,
             customer=customer,
-            event=event_view,
+            event=_event_view(event) if event is not None else {},
             state=state,
             zone=zone,
             extra_functions=self.rules.functions,
@@ -700,6 +722,17 @@ class CustomerRun:
             reason=reason,
             enrolment=enrolment_id,
         )
+
+
+def _event_view(event: Event) -> dict[str, Any]:
+    """`event` (and `trigger` in an entry guard) as CEL sees it."""
+    return {
+        "name": event.name,
+        "type": event.type,
+        "properties": event.properties,
+        "traits": event.traits,
+        "timestamp": event.timestamp,
+    }
 
 
 def effect_key(enrolment: EnrolmentRecord, index: int) -> str:

@@ -49,6 +49,20 @@ class EnrolmentRecord:
     # the customer's n-th enrolment (0-based): the order events reach enrolments
     # in, and the tie-break between timers due at the same instant
     position: int = 0
+    # The enrolment context (CEL's `trigger`, `enrolment.vars`, `state.visits`).
+    # The engine replaces these maps when they change, never changes them in
+    # place: the SQL store finds a changed enrolment by comparing its fields
+    # with a snapshot that holds the maps it was read with.
+    # the event that created the enrolment as JSON (name, type, properties,
+    # traits, ISO timestamp); None for enrolments from before it was kept
+    trigger: dict[str, Any] | None = None
+    vars: dict[str, Any] = field(default_factory=dict)  # the `vars:` action's values
+    visits: dict[str, int] = field(default_factory=dict)  # state -> times entered
+
+    @property
+    def state_visits(self) -> int:
+        """How many times this enrolment has entered its current state (at least 1)."""
+        return self.visits.get(self.state) or 1
 
     @property
     def next_due_at(self) -> datetime | None:

@@ -62,6 +62,10 @@ enrolments = Table(
     # the earliest pending timer; NULL once ended, so due timers come off an index
     Column("next_due_at", DateTime, nullable=True),
     Column("position", Integer, nullable=False, server_default="0"),  # the customer's n-th
+    # the enrolment context: the event that created it, its `vars`, visits per state
+    Column("trigger", JSON, nullable=True),
+    Column("vars", JSON, nullable=False, server_default="{}"),
+    Column("visits", JSON, nullable=False, server_default="{}"),
     Index("ix_enrolments_customer", "customer_id"),
     Index("ix_enrolments_next_due_at", "next_due_at"),
     Index("ix_enrolments_journey_state", "journey", "status", "state"),
