@@ -294,3 +294,38 @@ def test_the_line_that_ends_an_enrolment_says_how_it_ended(
         ("exit", "exit:lost", "exited"),
         ("exit", "re-entry", "exited"),
     ]
+
+
+# --- the emit depth (docs/semantics.md §8) ---------------------------------------------------
+
+ECHO_CHAIN = """
+journey: echo
+version: 1
+entry: {on: [buy]}
+initial: w
+states:
+  w:
+    transitions:
+      - on: ping
+        to: w
+        internal: true
+        actions: [{emit: ping}]
+"""
+
+
+def test_a_chain_of_emits_goes_exactly_as_deep_as_the_limit(
+    journeyflow_engine: EngineFactory,
+) -> None:
+    """With `max_emit_depth` 3, the outside `ping` (depth 0) and the emitted ones at
+    depths 1, 2 and 3 each take the transition; the emit that would make depth 4 is
+    cut, with one `error` line. Kills `depth + 1 > limit` into `>=`, `depth + 2`
+    and `depth - 1`."""
+    engine = journeyflow_engine(ECHO_CHAIN, max_emit_depth=3)
+    engine.ingest(
+        [track("c1", "buy", "2026-01-01T00:00:00Z"), track("c1", "ping", "2026-01-01T01:00:00Z")]
+    )
+    kinds = [h.kind for h in engine.history("c1")]
+    assert kinds == ["enter", "transition", "transition", "transition", "transition", "error"]
+    [(_, when, detail)] = errors(engine, "c1")
+    assert when == at("2026-01-01T01:00:00Z")
+    assert detail == "emit 'ping' cut off: chain deeper than 3"
