@@ -622,8 +622,9 @@ class _Checker:
                     run.append((t.when, (*tpath, "when")))
                 for a, action in enumerate(t.actions):
                     run += _action_values(action, (*tpath, "actions", a))
-                for a, action in enumerate(state.on_exit):
-                    run += _action_values(action, (*base, "on_exit", a))
+                if not (t.internal and t.to in (None, name)):  # an internal one stays
+                    for a, action in enumerate(state.on_exit):
+                        run += _action_values(action, (*base, "on_exit", a))
                 for source, path in run:
                     self._eventless(source, path, f"{timer} runs it with no event")
             if name not in entered_by:
