@@ -58,6 +58,18 @@ NO_TESTS = 5  # as pytest: nothing was collected
     metavar="PERCENT",
     help="With --coverage (implied): exit 1 when the total coverage is lower.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail a test whose run wrote an `error` row to a customer's history (a "
+    "guard, `at:` or computed value that failed at run time).",
+)
+@click.option(
+    "--trace",
+    is_flag=True,
+    help="Print each passing test's timeline: events, transitions, sends and tasks, "
+    "with their virtual times.",
+)
 def command(
     paths: tuple[str, ...],
     keyword: str | None,
@@ -65,6 +77,8 @@ def command(
     junit_path: str | None,
     with_coverage: bool,
     fail_under: float | None,
+    strict: bool,
+    trace: bool,
 ) -> None:
     """Run the `tests:` of journey files and of `*.test.yaml` files.
 
@@ -74,7 +88,7 @@ def command(
     to the test file). Each test starts from an empty in-memory store, with only
     its own journey loaded unless --with-all, on a virtual clock that starts at
     the test's `start:`, else its first event's timestamp, else
-    2026-01-01T00:00:00Z.
+    2026-01-01T00:00:00Z. docs/testing.md describes every step and expectation.
     """
     if not paths:
         if not Path("journeys").is_dir():
@@ -84,6 +98,8 @@ def command(
 
     def show(result: CaseResult) -> None:
         click.echo(f"{_WORD[result.outcome]} {result.nodeid}")
+        for line in result.timeline:
+            click.echo(f"    {line}")
 
     functions = plugin_registry().functions()  # CEL functions of the installed plugins
     session = run(
@@ -93,6 +109,8 @@ def command(
         coverage=with_coverage,
         functions=functions,
         on_result=show,
+        strict=strict,
+        trace=trace,
     )
     for err in session.errors:
         click.echo(f"ERROR {err.path}")

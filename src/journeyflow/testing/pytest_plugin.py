@@ -13,7 +13,9 @@ A journey file's `tests:` and a `*.test.yaml` file's tests become one pytest
 item each (`journeys/crm-welcome.yaml::<test name>`), run exactly as
 `journeyflow test` runs them, with the same failure report. The ini option
 `journeyflow_with_all = true` loads every journey of the file's folder in each
-test (`journeyflow test --with-all`). For example, in `pyproject.toml`::
+test (`journeyflow test --with-all`); `journeyflow_strict = true` fails a test
+whose run wrote an `error` row to a history (`journeyflow test --strict`).
+For example, in `pyproject.toml`::
 
     [tool.pytest.ini_options]
     testpaths = ["tests", "journeys"]
@@ -54,6 +56,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=["journeys"],
         help="journeyflow: folders (relative to the rootdir) whose YAML files "
         "are journeys and journey tests to collect",
+    )
+    parser.addini(
+        "journeyflow_strict",
+        type="bool",
+        default=False,
+        help="journeyflow: fail a journey test whose run wrote an `error` row to a "
+        "customer's history (`journeyflow test --strict`)",
     )
     parser.addini(
         "journeyflow_with_all",
@@ -142,7 +151,11 @@ class JourneyItem(pytest.Item):
     def runtest(self) -> None:
         from journeyflow.testing.journeytest import run_case
 
-        result = run_case(self.case, functions=_plugin_functions(self.config))
+        result = run_case(
+            self.case,
+            functions=_plugin_functions(self.config),
+            strict=bool(self.config.getini("journeyflow_strict")),
+        )
         if result.outcome != "passed":
             raise JourneyTestFailed(result)
 

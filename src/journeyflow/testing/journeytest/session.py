@@ -49,14 +49,17 @@ def run(
     coverage: bool = False,
     functions: Mapping[str, Callable[..., Any]] | None = None,
     on_result: Callable[[CaseResult], None] | None = None,
+    strict: bool = False,
+    trace: bool = False,
 ) -> Session:
     """Collect and run the journey tests of `paths` (see the package docstring);
-    `functions` are extra CEL functions, `on_result` hears each result as it comes."""
+    `functions` are extra CEL functions, `on_result` hears each result as it
+    comes; `strict` and `trace` as `run_case` takes them."""
     started = _time.perf_counter()
     found = collect(paths, with_all=with_all, keyword=keyword)
     session = Session(errors=found.errors, journeys=found.journeys)
     for case in found.cases:
-        result = run_case(case, coverage=coverage, functions=functions)
+        result = run_case(case, coverage=coverage, functions=functions, strict=strict, trace=trace)
         session.results.append(result)
         if on_result is not None:
             on_result(result)

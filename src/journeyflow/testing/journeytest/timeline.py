@@ -30,6 +30,12 @@ class Timeline:
         """Events, history rows and effects merged by time; at one instant an
         event, then the moves it caused, then what they sent. Cut at MAX_LINES."""
         rows: list[tuple[datetime, int, int, str]] = []
+        keys = {e.id: e.key for e in engine.enrolments() if e.key is not None}
+
+        def whose(journey: str, enrolment_id: str) -> str:
+            key = keys.get(enrolment_id)
+            return journey if key is None else f"{journey}[{key}]"
+
         for i, (at, customer, name) in enumerate(self._events):
             rows.append((at, 0, i, f"{'event':<10} {customer}  {name}"))
         for i, h in enumerate(engine.history()):
@@ -40,16 +46,20 @@ class Timeline:
                     h.at,
                     1,
                     i,
-                    f"{h.kind:<10} {h.customer_id}  {h.journey}  {move}  ({h.cause}){detail}",
+                    f"{h.kind:<10} {h.customer_id}  {whose(h.journey, h.enrolment_id)}  {move}  "
+                    f"({h.cause}){detail}",
                 )
             )
         for i, e in enumerate(engine.effects()):
             if e.channel == "task":
-                what = f"{'task':<10} {e.customer_id}  {e.journey}  {e.data.get('title')!r}"
+                what = f"{'task':<10} {e.customer_id}  {whose(e.journey, e.enrolment_id)}  "
+                what += repr(e.data.get("title"))
                 owner = e.data.get("owner")
                 what += f" for {owner}" if owner else ""
             else:
-                what = f"{'send':<10} {e.customer_id}  {e.journey}  {e.channel}"
+                what = (
+                    f"{'send':<10} {e.customer_id}  {whose(e.journey, e.enrolment_id)}  {e.channel}"
+                )
                 what += f" {e.template}" if e.template else ""
             if e.status == "suppressed":
                 what += "  (suppressed: holdout)"
