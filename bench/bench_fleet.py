@@ -21,9 +21,9 @@ fresh database, dropped afterwards.
   ms; lateness = when it saw the row - the timer's due time (the row's `at`),
   so it over-states by up to the watcher's period.
 
-Workers run as child processes (`python bench/bench_fleet.py worker ...`):
-the same settings, store, plugins and engine as `journeyflow run --worker
---no-http`, then `journeyflow.service.workers.run_worker`.
+Workers are `journeyflow run --worker --no-http --no-deliver` child
+processes (the installed command: it runs this checkout's sources in the
+dev environment, not BENCH_SRC).
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ class Fleet:
 
     def __init__(self, url: str, journeys: Path, folder: Path, n: int, *extra: str) -> None:
         self.logs = [folder / f"worker-{i}.log" for i in range(n)]
-        command = [sys.executable, __file__, "worker", "--database", url]
+        command = [str(Path(sys.executable).with_name("journeyflow")), "run", "--worker"]
+        command += ["--no-http", "--no-deliver", "--segments-every", "off", "--database", url]
         command += ["--journeys", str(journeys), "--log-format", "console", *extra]
         self.procs = []
         for log in self.logs:
@@ -114,31 +115,6 @@ class Fleet:
         for p in self.procs:
             p.send_signal(signal.SIGTERM)
         return [p.wait(timeout=60) for p in self.procs]
-
-
-def worker_main(argv: list[str]) -> int:
-    """One fleet worker, as `journeyflow run --worker --no-http` starts it."""
-    from journeyflow import log
-    from journeyflow.clock import SystemClock
-    from journeyflow.commands._common import make_engine, plugin_registry
-    from journeyflow.service.settings import load_settings
-    from journeyflow.service.workers import run_worker
-    from journeyflow.store import open_store
-
-    flags: dict[str, Any] = {"worker": True, "http": False, "deliver": False}
-    for name, value in zip(argv[::2], argv[1::2], strict=True):
-        key = name.lstrip("-").replace("-", "_")
-        flags[key] = [value] if key == "journeys" else value
-    settings = load_settings(None, **flags)
-    log.configure(settings.log_level, settings.log_format)
-    store = open_store(settings.database)
-    try:
-        engine = make_engine(
-            settings.journeys, store, SystemClock(), batch_size=settings.batch_size
-        )
-        return run_worker(settings, engine, plugin_registry(), None)
-    finally:
-        store.close()
 
 
 class Acceptor:
@@ -407,8 +383,6 @@ def run(
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "worker":
-        raise SystemExit(worker_main(sys.argv[2:]))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--customers", type=int, default=10_000)

@@ -23,7 +23,7 @@ from journeyflow.events import Invalid, check_event
 from journeyflow.store.sql import SqlStore
 from journeyflow.store.sql.inbox import Inbox
 
-WORKER_MAIN = Path(__file__).with_name("worker_main.py")
+JOURNEYFLOW = str(Path(sys.executable).with_name("journeyflow"))
 
 
 class TimedSmtp:
@@ -76,7 +76,7 @@ def email_env(port: int, folder: Path, templates: Sequence[str]) -> dict[str, st
 
 
 class Worker:
-    """One fleet worker process (`worker_main.py`), its log in a file."""
+    """One `journeyflow run --worker --no-http` process, its log in a file."""
 
     def __init__(self, number: int, args: Sequence[str], env: dict[str, str], logs: Path):
         self.number = number
@@ -94,7 +94,7 @@ class Worker:
     def start(self) -> None:
         self.starts += 1
         with self.log.open("wb") as out:
-            command = [sys.executable, str(WORKER_MAIN), *self.args]
+            command = [JOURNEYFLOW, "run", "--worker", "--no-http", *self.args]
             self.proc = subprocess.Popen(command, stdout=out, stderr=out, env=self.env)
 
     def kill(self) -> None:

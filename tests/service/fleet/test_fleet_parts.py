@@ -123,7 +123,7 @@ def test_sigterm_lets_the_running_job_finish_and_loses_nothing(pg_url: str, tmp_
     now = datetime.now(timezone.utc)
     fill_inbox(pg_url, signups(range(total), now), now)
     args = ["--database", pg_url, "--journeys", str(journeys), "--log-format", "console"]
-    args += ["--deliver", "false"]
+    args += ["--no-deliver", "--segments-every", "off"]
     logs = tmp_path / "logs"
     logs.mkdir()
     db = create_engine(pg_url)

@@ -110,6 +110,7 @@ def test_killed_workers_lose_nothing_and_do_nothing_twice(
     assert fill_inbox(pg_url, events(now), now) == CUSTOMERS * EVENTS_EACH
 
     args = ["--database", pg_url, "--journeys", str(journeys), "--log-format", "console"]
+    args += ["--segments-every", "off"]
     logs = tmp_path / "logs"
     logs.mkdir()
     fleet = [Worker(n, args, env, logs) for n in range(WORKERS)]
