@@ -17,6 +17,8 @@ from journeyflow.commands._common import (
     make_engine,
 )
 from journeyflow.runtime.rejections import replay_rejected
+from journeyflow.service.http.accept import SOURCE as HTTP_SOURCE
+from journeyflow.service.http.calls import replay_form
 from journeyflow.store import open_store
 from journeyflow.store.deadletter import RejectedEvent
 
@@ -87,7 +89,9 @@ def replay_command(
     if bool(ids) == replay_all:
         raise click.UsageError("give the ids of the rejected events to replay, or --all")
     engine = make_engine(journey_paths, open_store(database), SystemClock())
-    report = replay_rejected(engine, None if replay_all else set(ids))
+    # the HTTP ingest keeps calls as sent: a page call is replayed as its track event
+    translate = {HTTP_SOURCE: replay_form}
+    report = replay_rejected(engine, None if replay_all else set(ids), translate=translate)
     for entry, reason in report.still_rejected:
         click.echo(f"still rejected #{entry.id} ({entry.where}): {reason}", err=True)
     click.echo(

@@ -11,8 +11,9 @@ cannot be replayed and says so.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from journeyflow.events.lines import read_line
 from journeyflow.runtime.engine import Engine
@@ -29,8 +30,19 @@ class ReplayReport:
     still_rejected: list[tuple[RejectedEvent, str]] = field(default_factory=list)
 
 
-def replay_rejected(engine: Engine, ids: Collection[int] | None = None) -> ReplayReport:
-    """Replay the kept rejections with these ids (None: all of them)."""
+Translate = Callable[[Any], Any]
+"""What a source's kept JSON becomes before it is checked again (the HTTP
+ingest keeps a `page` call as sent; the engine takes it as a track event)."""
+
+
+def replay_rejected(
+    engine: Engine,
+    ids: Collection[int] | None = None,
+    *,
+    translate: Mapping[str, Translate] | None = None,
+) -> ReplayReport:
+    """Replay the kept rejections with these ids (None: all of them); rows of a
+    source named in `translate` go through its function first."""
     report = ReplayReport()
     after = 0
     while True:
@@ -47,7 +59,7 @@ def replay_rejected(engine: Engine, ids: Collection[int] | None = None) -> Repla
                 )
             else:
                 whole.append(entry)
-        lines = [read_line(e.raw, e.line or 1) for e in whole]
+        lines = [_line(e, translate or {}) for e in whole]
         result = engine.ingest(lines, dead_letter=False)
         failed = {r.index: r.reason for r in result.rejected}
         report.applied += result.accepted
@@ -56,3 +68,11 @@ def replay_rejected(engine: Engine, ids: Collection[int] | None = None) -> Repla
         engine.store.forget_rejected(
             [e.id for i, e in enumerate(whole) if i not in failed and e.id is not None]
         )
+
+
+def _line(entry: RejectedEvent, translate: Mapping[str, Translate]) -> Any:
+    line = read_line(entry.raw, entry.line or 1)
+    into = translate.get(entry.source)
+    if into is None or line.problem is not None:
+        return line
+    return replace(line, value=into(line.value))

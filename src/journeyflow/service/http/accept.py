@@ -22,7 +22,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from journeyflow.events import Event, Invalid
 from journeyflow.service import metrics
-from journeyflow.service.http.calls import Envelope, Limits, prepare
+from journeyflow.service.http.calls import Envelope, Limits, kept_form, prepare
 from journeyflow.service.http.responses import Refusal
 from journeyflow.store.deadletter import raw_bytes, rejected_event
 from journeyflow.store.sql.inbox import Inbox
@@ -93,7 +93,7 @@ class Taker:
                         kind=invalid.kind,
                         reason=invalid.reason,
                         received_at=envelope.received_at,
-                        raw=raw_bytes(calls[index]),
+                        raw=raw_bytes(kept_form(calls[index], envelope)),
                     )
                     for index, invalid in outcome.rejected
                 ],

@@ -93,6 +93,29 @@ def prepare(
     return checked, raw
 
 
+def kept_form(call: Any, envelope: Envelope) -> Any:
+    """What the dead-letter table keeps of a refused call: the call with the
+    batch's context merged in, the type its path gave it, and no write key —
+    what the check read, so that `journeyflow rejected replay` (through
+    `replay_form`) reads it the same way."""
+    if not isinstance(call, dict):
+        return call
+    raw = merged(call, envelope)
+    if envelope.path_type is not None:
+        raw["type"] = envelope.path_type
+    return raw
+
+
+def replay_form(raw: Any) -> Any:
+    """A kept call as the engine takes it (a page call as its track event);
+    one that cannot be mapped is handed on as kept, for the check to refuse
+    again with its reason."""
+    if not isinstance(raw, dict):
+        return raw
+    mapped = as_track(raw)
+    return raw if isinstance(mapped, Invalid) else mapped
+
+
 def merged(call: dict[str, Any], envelope: Envelope) -> dict[str, Any]:
     """The call with the batch's context and integrations under its own."""
     raw = {k: v for k, v in call.items() if k != "writeKey"}  # a secret is not kept
