@@ -13,6 +13,7 @@ from journeyflow.definition.dsl import SplitBranch
 from journeyflow.runtime.machine import choose_branch
 from journeyflow.testing.pytest_plugin import EngineFactory
 from tests.helpers import at, track
+from tests.journeys import LAPSE
 from tests.runtime.test_mutants import customer_in_bucket
 
 THREE_WAYS = [
@@ -91,3 +92,18 @@ def test_each_kind_of_transition_names_its_cause_in_the_history(
         ("y", "split"),
         ("z", "event:stop"),
     ]
+
+
+def test_an_event_another_state_waits_for_leaves_this_one_alone(
+    journeyflow_engine: EngineFactory,
+) -> None:
+    """`browse` moves `lapse` on from `active` only; a customer in `lapsing` who
+    browses stays. Kills `candidates`' `.get(state, ())` into `.get(state, None)` or
+    `.get(state)` (None to iterate over: the event would be rejected)."""
+    engine = journeyflow_engine(LAPSE)
+    engine.ingest([track("c1", "order_completed", "2026-01-01T00:00:00Z")])
+    engine.advance_to(at("2026-01-31T00:00:00Z"))
+    report = engine.ingest([track("c1", "browse", "2026-02-01T00:00:00Z")])
+    assert (report.accepted, report.rejected) == (1, [])
+    [enrolment] = engine.enrolments("c1")
+    assert (enrolment.state, enrolment.entered_at) == ("lapsing", at("2026-01-31T00:00:00Z"))
