@@ -52,6 +52,7 @@ __all__ = ["Service", "count_notification"]
 
 log = structlog.get_logger("journeyflow.service.runner")
 
+MAX_CONNECTIONS = 256
 AppFactory = Callable[..., Any]  # builds the ASGI app (service.http.create_app)
 
 
@@ -194,6 +195,9 @@ class Service:
             log_config=None,  # our structlog lines only; no access log with client addresses
             access_log=False,
             lifespan="off",
+            # connections past this get 503 from uvicorn itself: the app parses
+            # and commits a few bodies at a time, the rest must not pile up
+            limit_concurrency=MAX_CONNECTIONS,
             timeout_graceful_shutdown=max(1, int(self.settings.grace.total_seconds() / 2)),
         )
         self._server = uvicorn.Server(config)
