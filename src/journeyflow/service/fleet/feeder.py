@@ -30,7 +30,11 @@ __all__ = ["Feeder"]
 
 log = structlog.get_logger("journeyflow.service.fleet.feeder")
 
-SHORTEST_WAIT = 0.05  # seconds: a timer due now, its job not yet taken, is not asked for in a spin
+# seconds between two looks at the least: nudges from a busy HTTP ingest (one
+# per accepted batch) coalesce, and a timer due now, its job not yet taken, is
+# not asked for in a spin
+SHORTEST_WAIT = 0.05
+DEPTH_EVERY = 10.0  # seconds between two counts of the inbox for the metric
 
 
 class Feeder:
@@ -43,6 +47,7 @@ class Feeder:
         self.poll = poll
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._counted_at = float("-inf")
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """The loop `nudge` wakes the feeder in."""
@@ -56,14 +61,15 @@ class Feeder:
 
     async def run(self) -> None:
         while True:
+            self._wake.clear()  # before looking: a nudge while it looks is kept
             try:
                 wait = await self.look()
             except Exception:  # the database gone for a moment: look again later
                 log.exception("feeder: could not look at the inbox and timers")
                 wait = self.poll
-            self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            await asyncio.sleep(SHORTEST_WAIT)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, wait - SHORTEST_WAIT))
 
     async def look(self) -> float:
         """Defer jobs for what waits; seconds until the next look."""
@@ -80,5 +86,8 @@ class Feeder:
             if ahead <= 0:
                 await self.jobs.defer_timers()
             wait = min(wait, ahead)
-        metrics.INBOX_DEPTH.set(await asyncio.to_thread(self.inbox.depth))
+        now = asyncio.get_running_loop().time()
+        if now - self._counted_at >= DEPTH_EVERY:  # a count walks the whole inbox
+            self._counted_at = now
+            metrics.INBOX_DEPTH.set(await asyncio.to_thread(self.inbox.depth))
         return max(SHORTEST_WAIT, wait)
