@@ -10,9 +10,13 @@ functions.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from journeyflow.runtime.semantics import Notification
+import pytest
+
+from journeyflow.runtime.engine import Engine
+from journeyflow.runtime.semantics import MAX_STEPS_PER_TIMERS, Notification
 from journeyflow.store import MemoryStore
 from journeyflow.testing.pytest_plugin import EngineFactory
 from tests.helpers import at, track
@@ -123,3 +127,59 @@ def test_an_older_version_rebuilt_from_the_store_keeps_the_plugins_functions(
     [enrolment] = v2.enrolments("c1")
     assert (enrolment.version, enrolment.state, enrolment.status) == (1, "done", "completed")
     assert [h.kind for h in v2.history("c1") if h.kind == "error"] == []
+
+
+TICK = """
+journey: tick
+version: 1
+entry: {on: [buy]}
+initial: w
+states:
+  w: {transitions: [{after: 100s, to: w}]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("firings", "units"),
+    [
+        # a: 5,000 firings, 10,000 steps: the unit is full, b waits for the next one
+        ([MAX_STEPS_PER_TIMERS // 2, 1], [MAX_STEPS_PER_TIMERS // 2, 1]),
+        # a and b: 6,000 steps each, 12,000 in all: c waits for the next unit
+        ([3000, 3000, 1], [6000, 1]),
+    ],
+)
+def test_due_timers_are_fired_in_units_of_about_ten_thousand_steps(
+    journeyflow_engine: EngineFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    firings: list[int],
+    units: list[int],
+) -> None:
+    """Each firing of `tick` is two steps (the timer, the transition). A unit of work
+    goes on to the next customer while fewer than 10,000 steps are taken, and
+    `advance_to` comes back for the customers left. Kills `_fire_due_batch`'s
+    `steps >= MAX` into `>`, `break` into `return` (the customers left are never
+    fired), and `steps += run.steps` into `=` or `-=` (the unit grows unbounded)."""
+    engine = journeyflow_engine(TICK)
+    until = at("2026-01-10T00:00:00Z")
+    cids = [f"c{i}" for i in range(len(firings))]
+    engine.ingest(
+        [
+            track(cid, "buy", (until - n * timedelta(seconds=100)).isoformat())
+            for cid, n in zip(cids, firings, strict=True)
+        ]
+    )
+    seen: list[int] = []
+    fire_batch = Engine._fire_due_batch
+
+    def counted(self: Engine, moment: datetime) -> int | None:
+        fired = fire_batch(self, moment)
+        if fired is not None:
+            seen.append(fired)
+        return fired
+
+    monkeypatch.setattr(Engine, "_fire_due_batch", counted)
+    assert engine.advance_to(until) == sum(firings)
+    assert seen == units
+    for cid in cids:
+        [enrolment] = engine.enrolments(cid)
+        assert enrolment.entered_at == until
