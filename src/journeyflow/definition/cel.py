@@ -6,13 +6,20 @@ here uses `eval`: expressions are data, run by a CEL interpreter.
 
 Names in scope: `customer`, `event`, `state`, `now`. Date helpers work in the
 customer's zone (the `timezone` trait, else the journey's, else UTC).
+
+Mistakes are caught as early as they can be: at load, the bounds of
+`limits.py`, syntax, unknown names and functions, and literal durations and
+timestamps (`cel_literals.py`); at run time, a failure is an ExpressionError
+whose message `explain_failure` words for the journey's author (the
+expression, what went wrong, the values it read), since it ends up in a
+customer's history.
 """
 
 from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -20,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import cel
 
+from journeyflow.definition.cel_literals import check_literals
 from journeyflow.definition.limits import (
     MAX_COMPREHENSION_COST,
     Shape,
@@ -106,7 +114,7 @@ class Expression:
         try:
             return self.program.execute(scope.context(self.uses, self.calls))
         except Exception as exc:  # the interpreter raises several builtin types
-            raise ExpressionError(f"{self.source!r} failed: {_short(exc)}") from exc
+            raise ExpressionError(explain_failure(self.source, exc, scope)) from exc
 
     def _check_cost(self, scope: Scope) -> None:
         """Refuse before starting when the lists in scope are too long for the
@@ -128,10 +136,9 @@ class Expression:
         value: Any = scope.now if root == "now" else getattr(scope, root)
         walked = root
         for key in keys:
-            if not isinstance(value, Mapping):
-                raise ExpressionError(f"{self.source!r} failed: {walked} is not a map")
-            if key not in value:
-                raise ExpressionError(f"{self.source!r} failed: no such key '{key}'")
+            if not isinstance(value, Mapping) or key not in value:
+                failure = KeyError(key) if isinstance(value, Mapping) else TypeError(walked)
+                raise ExpressionError(explain_failure(self.source, failure, scope))
             value = value[key]
             walked += f".{key}"
         return _cel_value(value)
@@ -166,20 +173,15 @@ def _clip(source: str) -> str:
     return source if len(source) <= 80 else source[:77] + "..."
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if isinstance(exc, KeyError):
-        return f"no such key {text}"
-    return text
-
-
 def compile_expression(
     source: str,
     *,
     names: frozenset[str] = SCOPE_NAMES,
     functions: frozenset[str] = frozenset(),
 ) -> Expression:
-    """Compile `source`; raise ExpressionError for syntax errors and unknown names.
+    """Compile `source`; raise ExpressionError for syntax errors and unknown names,
+    and a `cel_literals.CelLiteralError` (JF408, JF409) for a literal duration or
+    timestamp that CEL cannot read.
 
     :param names: the variables the expression may use
     :param functions: extra function names (from plugins) beyond CEL's and ours
@@ -207,6 +209,7 @@ def compile_expression(
             f"{', '.join(sorted(HELPER_FUNCTIONS))} to CEL's standard functions"
         )
     calls = frozenset(refs["functions"]) - STANDARD_FUNCTIONS
+    check_literals(source)  # `duration("2d")` would fail at every run: refuse it now
     return Expression(
         source,
         program,
@@ -368,7 +371,10 @@ def days_between(a: Any, b: Any, tz: ZoneInfo | timezone = timezone.utc) -> int:
 
 def local_time(t: Any, hhmm: str, tz: ZoneInfo | timezone = timezone.utc) -> datetime:
     """The first moment at or after t when the local clock shows hh:mm."""
-    hour, minute = (int(x) for x in hhmm.split(":"))
+    m = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", hhmm) if isinstance(hhmm, str) else None
+    if m is None or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError(f"{hhmm!r} is not a time of day: write it as hh:mm, e.g. '09:00'")
+    hour, minute = int(m.group(1)), int(m.group(2))
     start = to_datetime(t, tz)
     local = start.astimezone(tz)
     for offset in range(0, 3):
@@ -391,3 +397,193 @@ def helpers(now: datetime, tz: ZoneInfo | timezone) -> dict[str, Callable[..., A
         "local_time": lambda t, hhmm: local_time(t, hhmm, tz),
         "days": lambda n: timedelta(days=int(n)),
     }
+
+
+# --- run-time failures, in words ---------------------------------------------------
+#
+# The interpreter's errors are written for the library's developers ("No such
+# overload", `Parsing Error: Error { input: "d", code: Char }`, a bare
+# KeyError). They end up in a customer's history, read by the journey's
+# author, so each is said again in the journey's terms: what went wrong, where
+# in the data, the values the expression read, and what to write instead.
+
+# a selection path from a scope name: `event.properties.total`, `customer["a b"]`
+_PATH = re.compile(
+    r"(?<![\w.\"'])(customer|event|state|trigger|enrolment)"
+    r"((?:\s*\.\s*[A-Za-z_]\w*|\[\s*(?:\"[^\"\\]*\"|'[^'\\]*')\s*\])+)"
+)
+_STEP = re.compile(r"\.\s*([A-Za-z_]\w*)|\[\s*[\"']([^\"']*)[\"']\s*\]")
+_FUNCTION_ERROR = re.compile(
+    r"Function '(\w+)' error: (.*?)(?:\. Check function arguments.*)?$", re.S
+)
+_PYTHON_FAILED = re.compile(r"^Python function call failed: \w+: ")
+_MAX_SHOWN = 4
+
+
+def explain_failure(source: str, exc: BaseException, scope: Scope | None = None) -> str:
+    """Why evaluating `source` failed, for a journey author: one line naming
+    the expression, what went wrong, and the values it read from `scope`."""
+    paths = _paths(source)
+    reason = _reason(source, exc, scope, paths)
+    shown = _values(paths, scope)
+    return f"{_clip(source)!r} failed: {reason}" + (f"; {shown}" if shown else "")
+
+
+def _paths(source: str) -> list[tuple[str, ...]]:
+    found: list[tuple[str, ...]] = []
+    code = _STRINGS.sub('""', source)
+    for m in _PATH.finditer(code):
+        steps = tuple(a or b for a, b in _STEP.findall(m.group(2)))
+        if code[m.end() :].lstrip().startswith("("):  # `customer.email.endsWith(`: a method
+            steps = steps[:-1]
+        path = (m.group(1), *steps)
+        if path not in found:
+            found.append(path)
+    return found
+
+
+# string literals blanked, so a path inside a string is not read as one
+_STRINGS = re.compile(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'")
+
+
+def _walk(path: tuple[str, ...], scope: Scope | None) -> tuple[bool, Any, int]:
+    """(found, value, depth): the value at `path`, or how far the walk got."""
+    if scope is None:
+        return False, None, 0
+    value: Any = getattr(scope, path[0], None)
+    if value is None:
+        return False, None, 0
+    for depth, key in enumerate(path[1:], 1):
+        if not isinstance(value, Mapping) or key not in value:
+            return False, value, depth
+        value = value[key]
+    return True, value, len(path)
+
+
+def _dotted(path: Sequence[str]) -> str:
+    return path[0] + "".join(f".{k}" if k.isidentifier() else f"[{k!r}]" for k in path[1:])
+
+
+def _reason(
+    source: str, exc: BaseException, scope: Scope | None, paths: list[tuple[str, ...]]
+) -> str:
+    text = str(exc)
+    if isinstance(exc, KeyError) or "No such overload" in text or isinstance(exc, TypeError):
+        missing = _missing(paths, scope)
+        if missing is not None:
+            return missing
+    if isinstance(exc, TypeError):
+        if "Unsupported operation" in text:
+            op = text.split("Unsupported operation:", 1)[1].split(".", 1)[0].strip()
+            return (
+                f"CEL does not mix types ({op}): convert one side with int(), double() or string()"
+            )
+        return (
+            "the values have types this operation does not take, and CEL never converts "
+            "one type into another: convert with int(), double(), string() or timestamp()"
+        )
+    if isinstance(exc, KeyError):
+        return f"there is no key {text} in the map it reads"
+    if isinstance(exc, ZeroDivisionError):
+        return "a division by zero"
+    if isinstance(exc, IndexError):
+        return f"a list index past the end of the list ({text})"
+    if isinstance(exc, OverflowError):
+        return "a whole number beyond 64 bits (the largest is 9223372036854775807)"
+    m = _FUNCTION_ERROR.match(text)
+    if m is not None:
+        return _function_reason(m.group(1), _PYTHON_FAILED.sub("", m.group(2)).strip())
+    if text.startswith("Undefined variable or function:"):
+        name = text.split("'")[1] if text.count("'") >= 2 else "?"
+        if name in STANDARD_FUNCTIONS:
+            return f"{name}() does not take a value of that type"
+        return f"{name!r} is not set here"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first.split(". Check ")[0]
+
+
+def _missing(paths: list[tuple[str, ...]], scope: Scope | None) -> str | None:
+    """The first path that does not lead to a value, said plainly."""
+    for path in paths:
+        found, value, depth = _walk(path, scope)
+        if found or depth == 0:
+            continue
+        parent, key = _dotted(path[:depth]), path[depth]
+        if not isinstance(value, Mapping):
+            return f"{parent} is {_kind(value)}, not a map, so it has no field `{key}`"
+        if path[0] == "event" and not value and depth == 1:
+            hint = (
+                "; `trigger` is the event that started the enrolment"
+                if scope is not None and hasattr(scope, "trigger")
+                else ""
+            )
+            return (
+                "there is no event here: a timer moved the customer (or the state was "
+                f"entered without one), so `event` is empty{hint}"
+            )
+        keys = sorted(map(str, value))
+        has = (
+            f" (it has {', '.join(keys[:8])}{', ...' if len(keys) > 8 else ''})"
+            if keys
+            else " (it is empty)"
+        )
+        return (
+            f"{parent} has no `{key}`{has}; test for it first with "
+            f"has({_dotted(path[: depth + 1])})"
+        )
+    return None
+
+
+def _function_reason(function: str, detail: str) -> str:
+    if function == "duration":
+        return (
+            "duration() cannot read its text: a CEL duration is a number and a unit, "
+            'h, m, s, ms, us or ns (e.g. "48h", "1h30m"), not days'
+        )
+    if function == "timestamp":
+        return (
+            "timestamp() cannot read its text: it takes an RFC 3339 date-time such as "
+            '"2026-01-01T10:00:00Z" (the date helpers also take a date alone)'
+        )
+    if function in ("int", "uint", "double"):
+        return f"{function}() cannot read its text as a number"
+    if function == "matches":
+        return "matches() was given a regular expression that does not compile"
+    return f"{function}() failed: {detail}"
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (true/false)"
+    if isinstance(value, str):
+        return f"{_short_repr(value)} (text)"
+    if isinstance(value, int):
+        return f"{value} (a whole number)"
+    if isinstance(value, float):
+        return f"{value} (a number with decimals)"
+    if isinstance(value, datetime):
+        return f"{value.isoformat()} (a timestamp)"
+    if isinstance(value, Mapping):
+        return f"a map of {len(value)} key(s)"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)} item(s)"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+def _short_repr(text: str) -> str:
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    return '"' + shown.replace('"', '\\"') + '"'
+
+
+def _values(paths: list[tuple[str, ...]], scope: Scope | None) -> str:
+    """`customer.total = "12,50" (text), ...`: what the expression read."""
+    out = []
+    for path in paths:
+        found, value, _ = _walk(path, scope)
+        if found:
+            out.append(f"{_dotted(path)} = {_kind(value)}")
+        if len(out) == _MAX_SHOWN:
+            break
+    return "it read " + ", ".join(out) if out else ""

@@ -36,12 +36,15 @@ at the expression's line. Codes raised here:
     JF406  a list or map literal of more than MAX_LITERAL_ITEMS
     JF407  comprehensions nested deeper than MAX_COMPREHENSION_DEPTH
 
-(`checks.py` raises JF208 for a duration and JF209 for a name beyond these.)
+(`checks.py` raises JF208 for a duration and JF209 for a name beyond these;
+`cel_literals.py`, on these tokens, JF408 and JF409 for a literal duration or
+timestamp that CEL cannot read.)
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -79,6 +82,15 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
+
+
+def tokens(source: str) -> Iterator[tuple[str, str]]:
+    """The tokens of `source` as (kind, text), without whitespace: kinds are
+    `raw` and `str` (string literals), `name`, `num`, `op`, `open`, `close`
+    and `other`. One regex pass; never recurses (other checks build on it)."""
+    for m in _TOKEN.finditer(source):
+        if m.lastgroup is not None:
+            yield m.lastgroup, m.group()
 
 
 class ExpressionLimitError(ExpressionError):
