@@ -122,6 +122,13 @@ def _ref_key(ref: tuple[str, str | None, int]) -> tuple[str, str, int]:
     return (ref[0], ref[1] or "", ref[2])
 
 
+def _trigger(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The stored trigger as the model holds it: its timestamp a datetime."""
+    if stored is None:
+        return None
+    return {**stored, "timestamp": datetime.fromisoformat(stored["timestamp"])}
+
+
 def customers_of(timeline: list[Step]) -> list[str]:
     return sorted({s.customer for s in timeline if not isinstance(s, AdvanceTo)})
 
@@ -159,6 +166,9 @@ def engine_view(engine: Engine, customers: list[str]) -> dict[str, dict[str, Any
                         e.ended_at,
                         _reason(e.end_reason),
                         sorted(e.timers),
+                        _trigger(e.trigger),
+                        e.vars,
+                        e.visits,
                     )
                     for e in enrolments
                 ),
@@ -200,6 +210,9 @@ def model_view(model: Model, customers: list[str]) -> dict[str, dict[str, Any]]:
                         e.ended_at,
                         e.end_reason,
                         sorted(e.timers),
+                        e.trigger,
+                        e.vars,
+                        e.visits,
                     )
                     for e in out.enrolments
                 ),
@@ -279,6 +292,9 @@ def sql_view(engine: Engine, customers: list[str]) -> dict[str, Any]:
                 e.in_holdout,
                 e.seq,
                 sorted(e.timers),
+                repr(e.trigger),
+                repr(sorted(e.vars.items())),
+                repr(sorted(e.visits.items())),
             )
             for e in engine.enrolments()
         ),

@@ -10,7 +10,9 @@ diagram and a table never describe the same transition differently.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from journeyflow.definition import dsl
 
 if TYPE_CHECKING:
     from journeyflow.definition.dsl import Transition
@@ -53,3 +55,30 @@ def guard_text(transition: Transition, limit: int = 0) -> str:
     if transition.when is None:
         return ""
     return "when " + (shorten(transition.when, limit) if limit else one_line(transition.when))
+
+
+def action_text(action: Any, owner: str | None = None, limit: int = 0) -> str:
+    """An action in words: `send email 'offer-120'`, `task for sales: Call`,
+    `set last_offer`, `remember cart_id, total` (enrolment variables),
+    `emit became_active`; with its `when:` as `only when ...` (shortened to
+    `limit` characters when > 0). `owner`: who gets a task naming nobody."""
+    if isinstance(action, dsl.SendAction):
+        text = f"send {action.send}" + (f" '{action.template}'" if action.template else "")
+    elif isinstance(action, dsl.SetAction):
+        text = "set " + ", ".join(action.set)
+    elif isinstance(action, dsl.VarsAction):
+        text = "remember " + ", ".join(action.vars)
+    elif isinstance(action, dsl.EmitAction):
+        text = f"emit {action.emit}"
+    elif isinstance(action, dsl.TaskAction):
+        who = action.task.owner or owner
+        text = f"task for {who}" if who else "task"
+        text += f": {one_line(action.task.title)}"
+        if action.task.due:
+            text += f" (within {action.task.due})"
+    else:
+        return one_line(str(action))  # a kind added to dsl.py before it gets its words
+    when = getattr(action, "when", None)
+    if when:
+        text += " only when " + (shorten(when, limit) if limit else one_line(when))
+    return text

@@ -23,9 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from journeyflow.definition.dsl import Journey, Transition
+from journeyflow.definition.dsl import Journey, Transition, VarsAction
 from journeyflow.exceptions import JourneyflowError
-from journeyflow.render import guard_text, one_line, shorten, trigger_text
+from journeyflow.render import action_text, guard_text, one_line, shorten, trigger_text
 
 GUARD_LIMIT = 40
 """Guards longer than this are cut with an ellipsis: a diagram is an overview."""
@@ -53,7 +53,8 @@ class Node:
 
 @dataclass(frozen=True)
 class Edge:
-    """An arrow: `label` is the trigger, `guard` the `when ...` text (or '')."""
+    """An arrow: `label` is the trigger (and the transition's actions after a
+    `/`), `guard` the `when ...` text (or '')."""
 
     source: str  # node id
     target: str  # node id
@@ -112,15 +113,30 @@ class _Ids:
         return next(name for name, i in self._given.items() if i == given)
 
 
+def _effects(transition: Transition) -> str:
+    """The transition's actions that decide something, as UML writes a
+    transition's effect: ` / a; b`. Those are the conditional ones (`only when
+    ...`, shortened like guards) and `vars` (what the enrolment remembers for
+    later states); the table lists every action, the diagram keeps to the flow."""
+    shown = [
+        action_text(a, limit=GUARD_LIMIT)
+        for a in transition.actions
+        if a.when is not None or isinstance(a, VarsAction)
+    ]
+    return " / " + "; ".join(shown) if shown else ""
+
+
 def _transition_edges(source: str, transition: Transition, state_id: _Ids) -> Iterable[Edge]:
     guard = guard_text(transition, GUARD_LIMIT)
+    effects = _effects(transition)
     if transition.split is not None:
         for branch in transition.split:
-            yield Edge(source, state_id(branch.to), f"split {branch.weight}%", guard)
+            yield Edge(source, state_id(branch.to), f"split {branch.weight}%{effects}", guard)
         return
     label = trigger_text(transition)
     if transition.internal:
         label += " (internal)"
+    label += effects
     if transition.to is not None:
         yield Edge(source, state_id(transition.to), label, guard)
     elif transition.internal:

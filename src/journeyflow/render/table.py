@@ -31,8 +31,9 @@ from journeyflow.definition.dsl import (
     State,
     TaskAction,
     Transition,
+    VarsAction,
 )
-from journeyflow.render import guard_text, one_line, trigger_text
+from journeyflow.render import action_text, guard_text, one_line, trigger_text
 
 FORMATS = ("md", "csv", "html")
 
@@ -77,27 +78,16 @@ COLUMNS: tuple[str, ...] = (
 
 
 def describe_action(
-    action: SendAction | SetAction | EmitAction | TaskAction, owner: str | None = None
+    action: SendAction | SetAction | VarsAction | EmitAction | TaskAction,
+    owner: str | None = None,
 ) -> str:
     """An action as a person would say it: `send email 'offer-120'`,
-    `task for sales: Call the customer`, `set last_offer`, `emit became_active`.
+    `task for sales: Call the customer`, `set last_offer`, `remember cart_id`,
+    `emit became_active`, each followed by its condition (`only when ...`).
 
     `owner` is the state's owner, who gets a task that names nobody.
     """
-    if isinstance(action, SendAction):
-        return f"send {action.send}" + (f" '{action.template}'" if action.template else "")
-    if isinstance(action, SetAction):
-        return "set " + ", ".join(action.set)
-    if isinstance(action, EmitAction):
-        return f"emit {action.emit}"
-    if isinstance(action, TaskAction):
-        who = action.task.owner or owner
-        text = f"task for {who}" if who else "task"
-        text += f": {one_line(action.task.title)}"
-        if action.task.due:
-            text += f" (within {action.task.due})"
-        return text
-    return one_line(str(action))  # a kind added to dsl.py before it gets its words
+    return action_text(action, owner)
 
 
 def describe_transition(transition: Transition, owner: str | None = None) -> str:

@@ -36,11 +36,55 @@ STRATEGIES: dict[str, Callable[[], st.SearchStrategy[Scenario]]] = {
 
 
 class _Watching(Model):
-    """The reference model, noting which kinds of timer fired (`after:` or `at:`)."""
+    """The reference model, noting which kinds of timer fired (`after:` or `at:`),
+    and how the enrolment context was used: what was read where, and which
+    action guards held."""
 
     def __init__(self, journeys: list[dsl.Journey]) -> None:
         super().__init__(journeys)
         self.fired: Counter[str] = Counter()
+        self.context: set[str] = set()
+
+    def _eval(
+        self,
+        cid: str,
+        out: Any,
+        j: dsl.Journey,
+        source: str,
+        enrolment: Enrolment | None,
+        event: _Event | None,
+        at: Any,
+        entry: bool = False,
+    ) -> Any:
+        value = super()._eval(cid, out, j, source, enrolment, event, at, entry)
+        if "trigger.properties" in source and event is None:
+            self.context.add("reads trigger.properties in a timer (no event)")
+        if "enrolment.vars" in source:
+            self.context.add("reads enrolment.vars")
+        if "enrolment.key" in source or "enrolment.entered_at" in source:
+            self.context.add("reads enrolment.key or entered_at")
+        if "state.visits" in source and enrolment is not None:
+            self.context.add("reads state.visits")
+            if value is False and source == "state.visits < 3":
+                self.context.add("a state.visits guard ends a self-loop")
+        return value
+
+    def _runs(
+        self,
+        cid: str,
+        out: Any,
+        j: dsl.Journey,
+        action: Any,
+        enrolment: Enrolment,
+        event: _Event | None,
+        at: Any,
+    ) -> bool:
+        runs = super()._runs(cid, out, j, action, enrolment, event, at)
+        if action.when is not None:
+            self.context.add("an action's when: is true" if runs else "an action's when: is false")
+        if runs and isinstance(action, dsl.VarsAction):
+            self.context.add("sets enrolment.vars")
+        return runs
 
     def _take(
         self,
@@ -115,6 +159,9 @@ def features(scenario: Scenario) -> set[str]:
         found.add("sends or tasks")
     if any(out.errors for out in outcomes.values()):
         found.add("CEL error noted")
+    found |= model.context
+    if any(n > 1 for e in enrolments for n in e.visits.values()):
+        found.add("enters a state again (state.visits > 1)")
     return found
 
 

@@ -15,8 +15,12 @@ customer's time zone (a valid `timezone` trait, else the journey's, else UTC),
 segments (entering one is an internal `segment_entered` event; `entry.segment`;
 `customer.segments` in CEL),
 internal self-transitions, final states, splits, holdout, and the actions
-send/set/emit/task, with emitted events and their depth limit. What it does not
-model: versions and migrations. The date helpers themselves come
+send/set/vars/emit/task, each with its own `when:`, with emitted events and
+their depth limit; the enrolment context: `trigger` (the enrolling event, in
+every later state; the event considered, in `entry.when`/`entry.key`),
+`enrolment.key|entered_at|vars` and `state.visits` (entries into the current
+state over the enrolment's life; an internal transition is none). What it does
+not model: versions and migrations. The date helpers themselves come
 from `definition/cel.py` (unit-tested there); the model checks when and how the
 engine uses them.
 
@@ -33,7 +37,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from journeyflow.definition import dsl
-from journeyflow.definition.cel import Expression, Scope, compile_expression, is_valid_zone
+from journeyflow.definition.cel import (
+    SCOPE_NAMES,
+    Expression,
+    Scope,
+    compile_expression,
+    is_valid_zone,
+)
 from journeyflow.definition.durations import parse_duration
 from journeyflow.exceptions import ExpressionError
 
@@ -112,6 +122,9 @@ class Enrolment:
     ended_at: datetime | None = None
     end_reason: str | None = None
     timers: list[tuple[int, datetime]] = field(default_factory=list)  # (transition index, due)
+    trigger: dict[str, Any] = field(default_factory=dict)  # the enrolling event, as CEL sees it
+    vars: dict[str, Any] = field(default_factory=dict)
+    visits: dict[str, int] = field(default_factory=dict)  # state -> entries
 
     @property
     def ref(self) -> tuple[str, str | None, int]:
@@ -143,6 +156,23 @@ class _Event:
     traits: dict[str, Any]
     is_identify: bool = False
     is_segment: bool = False  # the internal `segment_entered` event
+    is_emitted: bool = False
+
+    @property
+    def type(self) -> str:
+        if self.is_identify:
+            return "identify"
+        return "internal" if self.is_segment or self.is_emitted else "track"
+
+    def view(self) -> dict[str, Any]:
+        """`event` (and `trigger`) as CEL sees it."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "properties": self.properties,
+            "traits": self.traits,
+            "timestamp": self.at,
+        }
 
 
 SEGMENT_ENTERED = "segment_entered"
@@ -176,12 +206,40 @@ def split_target(branches: list[dsl.SplitBranch], number: int) -> str:
 
 
 _compiled: dict[str, Expression] = {}
+CONTEXT = ("trigger", "enrolment")  # the names the CEL module does not bind itself
 
 
 def _cel(source: str) -> Expression:
     if source not in _compiled:
-        _compiled[source] = compile_expression(source)
+        _compiled[source] = compile_expression(source, names=SCOPE_NAMES | set(CONTEXT))
     return _compiled[source]
+
+
+def _run(source: str, scope: Scope, context: dict[str, Any]) -> Any:
+    """Evaluate; an expression reading `trigger` or `enrolment` runs on a
+    context that holds every name (no shortcuts: slow and plain)."""
+    expression = _cel(source)
+    refs = set(expression.program.references()["variables"])
+    if not refs & set(CONTEXT):
+        return expression.evaluate(scope)
+    variables = scope.context(SCOPE_NAMES, None)
+    for name, value in context.items():
+        if value is not None:
+            variables.add_variable(name, _plain(value))
+    try:
+        return expression.program.execute(variables)
+    except Exception as exc:
+        raise ExpressionError(str(exc)) from exc
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc)
+    return value
 
 
 class _Failed(Exception):
@@ -303,7 +361,7 @@ class Model:
         if (
             enters
             and (not keyed or key is not None)
-            and self._guard(cid, out, j, j.entry.when, None, event, event.at)
+            and self._guard(cid, out, j, j.entry.when, None, event, event.at, entry=True)
         ):
             same = [e for e in mine if e.key == key]
             active = [e for e in same if e.status == "active"]
@@ -330,7 +388,7 @@ class Model:
     def _key(self, cid: str, out: Outcome, j: dsl.Journey, event: _Event) -> str | None:
         assert j.entry.key is not None
         try:
-            value = self._eval(cid, out, j, j.entry.key, None, event, event.at)
+            value = self._eval(cid, out, j, j.entry.key, None, event, event.at, entry=True)
         except _Failed:
             return None
         return None if value is None else str(value)
@@ -393,6 +451,7 @@ class Model:
             entered_at=event.at,
             started_at=event.at,
             in_holdout=bucket(cid, j.journey, "holdout") < j.holdout,
+            trigger=event.view(),
         )
         out.enrolments.append(enrolment)
         out.history.append(
@@ -453,6 +512,7 @@ class Model:
         state = j.states[name]
         enrolment.state = name
         enrolment.entered_at = at
+        enrolment.visits[name] = enrolment.visits.get(name, 0) + 1
         enrolment.timers = []
         for i, t in enumerate(state.transitions):  # computed before on_enter runs
             if t.after is not None:
@@ -517,14 +577,18 @@ class Model:
         queue: deque[tuple[_Event, int]],
     ) -> None:
         for action in actions:
+            if not self._runs(cid, out, j, action, enrolment, event, at):
+                continue
             if isinstance(action, dsl.SetAction):
                 out.attributes.update(self._values(cid, out, j, action.set, enrolment, event, at))
+            elif isinstance(action, dsl.VarsAction):
+                enrolment.vars.update(self._values(cid, out, j, action.vars, enrolment, event, at))
             elif isinstance(action, dsl.EmitAction):
                 values = self._values(cid, out, j, action.properties, enrolment, event, at)
                 if depth + 1 > self.max_emit_depth:
                     out.errors.append((*enrolment.ref, enrolment.state, at))
                 else:
-                    queue.append((_Event(action.emit, at, values, {}), depth + 1))
+                    queue.append((_Event(action.emit, at, values, {}, is_emitted=True), depth + 1))
             elif isinstance(action, dsl.SendAction):
                 values = self._values(cid, out, j, action.data, enrolment, event, at)
                 out.effects.append(
@@ -560,6 +624,19 @@ class Model:
                     )
                 )
 
+    def _runs(
+        self,
+        cid: str,
+        out: Outcome,
+        j: dsl.Journey,
+        action: Any,
+        enrolment: Enrolment,
+        event: _Event | None,
+        at: datetime,
+    ) -> bool:
+        """An action runs when it has no `when:` or its `when:` is true."""
+        return self._guard(cid, out, j, action.when, enrolment, event, at)
+
     def _values(
         self,
         cid: str,
@@ -594,11 +671,12 @@ class Model:
         enrolment: Enrolment | None,
         event: _Event | None,
         at: datetime,
+        entry: bool = False,
     ) -> bool:
         if source is None:
             return True
         try:
-            return self._eval(cid, out, j, source, enrolment, event, at) is True
+            return self._eval(cid, out, j, source, enrolment, event, at, entry) is True
         except _Failed:
             return False
 
@@ -611,28 +689,38 @@ class Model:
         enrolment: Enrolment | None,
         event: _Event | None,
         at: datetime,
+        entry: bool = False,
     ) -> Any:
-        """Evaluate CEL; a run-time error is noted on the enrolment (if any) and raised."""
+        """Evaluate CEL; a run-time error is noted on the enrolment (if any) and raised.
+        `entry`: an entry guard or key, where `trigger` is the event considered and
+        there is no enrolment yet."""
         scope = Scope(
             now=at,
             customer={**out.attributes, "id": cid, "segments": list(out.segments)},
-            event=(
-                {
-                    "name": event.name,
-                    "properties": event.properties,
-                    "traits": event.traits,
-                    "timestamp": event.at,
-                }
-                if event
-                else {}
-            ),
+            event=event.view() if event else {},
             state=(
-                {"name": enrolment.state, "entered_at": enrolment.entered_at} if enrolment else {}
+                {
+                    "name": enrolment.state,
+                    "entered_at": enrolment.entered_at,
+                    "visits": enrolment.visits[enrolment.state],
+                }
+                if enrolment
+                else {}
             ),
             zone=_zone(out.attributes, j),
         )
+        context: dict[str, Any] = {}
+        if entry and event is not None:
+            context["trigger"] = event.view()
+        elif enrolment is not None:
+            context["trigger"] = enrolment.trigger
+            context["enrolment"] = {
+                "key": enrolment.key,
+                "entered_at": enrolment.started_at,
+                "vars": enrolment.vars,
+            }
         try:
-            return _cel(source).evaluate(scope)
+            return _run(source, scope, context)
         except ExpressionError:
             if enrolment is not None:
                 out.errors.append((*enrolment.ref, enrolment.state, at))

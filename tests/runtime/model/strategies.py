@@ -48,7 +48,31 @@ GUARDS: list[str | None] = [
     'has(event.properties.segment) && event.properties.segment == "rfm:at_risk"',
     "state.entered_at < now",  # errors on an entry guard (no state yet)
     "true",
+    # the enrolling event: the event itself in an entry guard, later the one that enrolled
+    "has(trigger.properties.n) && trigger.properties.n > 1",
+    "trigger.properties.n % 2 == 1",  # errors on a trigger without n
+    'trigger.type == "track"',
+    "state.visits < 3",  # errors on an entry guard (no state yet)
 ]
+# guards that read the enrolment: not in an entry guard (there is none yet)
+ENROLMENT_GUARDS: list[str] = [
+    "has(enrolment.vars.v) && enrolment.vars.v >= 2",
+    "enrolment.vars.v > 0",  # errors until a `vars` action set v
+    "enrolment.key == null",
+    "enrolment.entered_at < now",
+    "state.visits == 1",
+]
+# `when:` of an action
+ACTION_GUARDS = [
+    "true",
+    "false",
+    "has(trigger.properties.n) && trigger.properties.n > 1",
+    "state.visits < 2",
+    "has(enrolment.vars.v)",
+    "enrolment.vars.v > 1",  # errors without v
+    "event.properties.n > 1",  # errors without n, and on timers
+]
+SELF_LOOP_GUARD = "state.visits < 3"  # bounds a self-loop to three entries
 PAST_AT = 'now - duration("1h")'  # already past on entry: fires at once
 AT_EXPRESSIONS = [
     'local_time(now + duration("1h"), "09:00")',  # the customer's 9am, after DST changes too
@@ -129,10 +153,11 @@ def to_yaml(value: Any, indent: int = 0) -> str:
 # --- journeys ----------------------------------------------------------------------------
 
 
-def maybe_guard() -> st.SearchStrategy[str | None]:
+def maybe_guard(entry: bool = False) -> st.SearchStrategy[str | None]:
     """No guard half the time: most GUARDS are false (or errors) on most events, and
-    a journey whose every entry and transition is guarded mostly does nothing."""
-    return st.one_of(st.none(), st.sampled_from(GUARDS))
+    a journey whose every entry and transition is guarded mostly does nothing.
+    `entry`: for `entry.when`, where `enrolment` is not in scope."""
+    return st.one_of(st.none(), st.sampled_from(GUARDS if entry else GUARDS + ENROLMENT_GUARDS))
 
 
 @st.composite
@@ -140,7 +165,7 @@ def actions(draw: st.DrawFn, emits: list[int], max_size: int = 2) -> list[dict[s
     """0..max_size actions; `emits` is a shared budget of emit actions (a one-item list)."""
     out: list[dict[str, Any]] = []
     for _ in range(draw(st.integers(0, max_size))):
-        kind = draw(st.sampled_from(["send", "set", "emit", "task"]))
+        kind = draw(st.sampled_from(["send", "set", "vars", "emit", "task"]))
         if kind == "emit" and emits[0] <= 0:
             kind = "send"
         if kind == "send":
@@ -148,7 +173,17 @@ def actions(draw: st.DrawFn, emits: list[int], max_size: int = 2) -> list[dict[s
                 "send": draw(st.sampled_from(["email", "sms"])),
                 "template": draw(st.sampled_from(["t1", "t2"])),
             }
-            data = draw(st.sampled_from([None, {"coupon": "x1"}, {"n": "=event.properties.n"}]))
+            data = draw(
+                st.sampled_from(
+                    [
+                        None,
+                        {"coupon": "x1"},
+                        {"n": "=event.properties.n"},
+                        {"n": "=trigger.properties.n", "k": "=enrolment.key"},
+                        {"v": "=enrolment.vars.v", "visits": "=state.visits"},
+                    ]
+                )
+            )
             if data:
                 action["data"] = data
         elif kind == "set":
@@ -157,6 +192,23 @@ def actions(draw: st.DrawFn, emits: list[int], max_size: int = 2) -> list[dict[s
                 "set": {
                     name: draw(
                         st.sampled_from([1, 2, 3, "=event.properties.n", "=customer.score + 1"])
+                    )
+                }
+            }
+        elif kind == "vars":
+            action = {
+                "vars": {
+                    "v": draw(
+                        st.sampled_from(
+                            [
+                                1,
+                                2,
+                                "=trigger.properties.n",
+                                "=event.properties.n",
+                                "=state.visits",
+                                "=enrolment.vars.v + 1",
+                            ]
+                        )
                     )
                 }
             }
@@ -170,6 +222,8 @@ def actions(draw: st.DrawFn, emits: list[int], max_size: int = 2) -> list[dict[s
             if draw(st.booleans()):
                 task["owner"] = "sales"
             action = {"task": task}
+        if draw(st.integers(0, 2)) == 0:
+            action["when"] = draw(st.sampled_from(ACTION_GUARDS))
         out.append(action)
     return out
 
@@ -199,10 +253,12 @@ def journey_dicts(
             return {"at": draw(st.sampled_from(AT_EXPRESSIONS))}
         return {"after": draw(st.sampled_from(DURATIONS))}
 
-    def finish(t: dict[str, Any]) -> dict[str, Any]:
+    def finish(t: dict[str, Any], re_entering: bool = False) -> dict[str, Any]:
         # most GUARDS error without an event: a timer is mostly unguarded, so it fires
         timer = "on" not in t and "split" not in t
         guard = None if timer and draw(st.integers(0, 3)) < 3 else draw(maybe_guard())
+        if re_entering and draw(st.booleans()):  # a reminder loop, bounded by its visits
+            guard = SELF_LOOP_GUARD
         if guard is not None:
             t["when"] = guard
         acts = draw(actions(emits))
@@ -237,7 +293,7 @@ def journey_dicts(
                     t["to"] = s
                     if kind == "internal":
                         t["internal"] = True
-                transitions[s].append(finish(t))
+                transitions[s].append(finish(t, re_entering=kind == "self"))
             transitions[s] = list(draw(st.permutations(transitions[s])))
         elif role == "split":
             not_split = [x for x, r in zip(names, roles, strict=True) if r != "split"]
@@ -295,11 +351,11 @@ def journey_dicts(
         reentry = "never"
     if reentry:
         entry["reentry"] = reentry
-    guard = draw(maybe_guard())
+    guard = draw(maybe_guard(entry=True))
     if guard:
         entry["when"] = guard
     if keyed and draw(st.integers(0, 4)) == 0:
-        entry["key"] = "event.properties.n"
+        entry["key"] = draw(st.sampled_from(["event.properties.n", "trigger.properties.n"]))
     out: dict[str, Any] = {"journey": jid, "version": 1, "entry": entry, "initial": names[0]}
     zone = draw(st.sampled_from(JOURNEY_ZONES[3:] if timers else JOURNEY_ZONES))
     if zone:
