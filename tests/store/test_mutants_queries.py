@@ -170,3 +170,17 @@ def test_a_version_saved_meanwhile_with_other_content_is_an_error(sql_url: str) 
     finally:
         store.close()
         other.close()
+
+
+def test_a_customers_events_come_in_time_order_not_arrival_order(engine: Engine) -> None:
+    """An event that arrives late (dated before one stored already) comes first; a
+    customer with segments but no events is listed with none. Kills
+    iter_customer_events ordering by arrival only (`timestamp` dropped) and giving
+    None for a customer without events."""
+    store = engine.store
+    assert isinstance(store, SqlStore)
+    engine.ingest([track("c1", "buy", "2026-01-02T00:00:00Z")])
+    engine.ingest([track("c1", "go", "2026-01-01T00:00:00Z")])
+    engine.set_segments("c2", ["vip"], at("2026-01-03T00:00:00Z"))
+    listed = [(c.id, [e["event"] for e in events]) for c, events in store.iter_customer_events()]
+    assert listed == [("c1", ["go", "buy"]), ("c2", [])]
