@@ -17,12 +17,13 @@ Where tests come from
     paths given (folders are searched recursively), then among the journey
     files next to the test file.
 
-How a test runs
+How a test runs (docs/testing.md is the reference for authors)
     Each test starts from an empty in-memory store with only its own journey
     loaded (`with_all=True`, `--with-all` on the command line, loads every
     journey of the paths instead, for journeys that react to each other's
     `emit:`), on a virtual clock that starts at the test's `start:`, else at
-    its first event's timestamp, else at 2026-01-01T00:00:00Z. Steps, in order:
+    its first event's timestamp (a `replay:` file's first line counts), else
+    at 2026-01-01T00:00:00Z. The steps (`definition/testspec.py` models them):
 
     - `event: {...}` — a Segment-style call (`type` defaults to `track`). It
       happens at its `timestamp`, or at the virtual now when it has none. A
@@ -37,17 +38,24 @@ How a test runs
     - `advance: 7d` — move the clock on by a duration, firing every timer due
       up to and including the new now.
     - `advance_to: <datetime>` — the same, to a moment (not in the past).
+    - `replay: FILE` — every event of a JSON-lines file (`.jsonl`, `.jsonl.gz`,
+      relative to the test's file), exactly as that many `event:` steps,
+      streamed (`replay.py`).
     - `expect: {customer: ..., ...}` — check where the customer stands:
       `state`, `status` and `stage` of the customer's latest enrolment in the
-      journey under test (the one with `key:` in a keyed journey); `sent`,
-      every message sent to the customer so far in this test, exactly, in the
-      order the engine queued them in the outbox (holdout sends are
-      suppressed, so they are not "sent"; tasks are sends on the `task`
-      channel, matched as `{channel: task}`); a `template` left out matches
-      any template of that channel; `sent_include`, these
-      sends in this order, others allowed between; `not_sent`, none of these;
-      `attributes`, these customer attributes with these values (others
-      allowed); `in_holdout`; `enrolled` (false: no enrolment at all).
+      journey under test (the one with `key:`, any scalar compared by its
+      text, in a keyed journey); `sent`, every message sent to the customer so
+      far (every channel but `task`), exactly, in the outbox's order, each
+      item's `template` and `data` fields checked when given (holdout sends
+      are suppressed, so they are not "sent"); `sent_include`, these sends in
+      this order, others allowed between; `not_sent`, none of these; `tasks`,
+      the tasks created so far, exactly, each item checking the fields it
+      names; `attributes`, these customer attributes with these values
+      (others allowed); `in_holdout`; `enrolled` (false: no enrolment at all).
+
+    `strict=True` (`--strict`) fails a test whose run wrote an `error` row to
+    a history; `trace=True` (`--trace`) keeps a passing test's timeline
+    (`timeline.py`).
 
     Journeys are loaded without checking channel, segment, KPI and vertical
     names against the installed plugins (`journeyflow validate` does that):
@@ -63,8 +71,9 @@ How a test runs
 
 # One module a job, in the order they depend on each other: collecting (files
 # into cases), formatting (the text of the reports), compare (expected against
-# actual), running (one case on a virtual clock), session (many cases,
-# coverage, JUnit XML). Callers import from here, not from the modules.
+# actual), timeline (--trace and --strict's listings), replay (JSON-lines
+# files as event steps), running (one case on a virtual clock), session (many
+# cases, coverage, JUnit XML). Callers import from here, not from the modules.
 
 from journeyflow.testing.journeytest.collecting import (
     TEST_SUFFIXES,
@@ -77,6 +86,7 @@ from journeyflow.testing.journeytest.collecting import (
     is_test_file,
     load_journeys,
     load_test_file,
+    read_test_file,
 )
 from journeyflow.testing.journeytest.running import DEFAULT_START, CaseResult, Outcome, run_case
 from journeyflow.testing.journeytest.session import (
@@ -108,6 +118,7 @@ __all__ = [
     "junit_xml",
     "load_journeys",
     "load_test_file",
+    "read_test_file",
     "run",
     "run_case",
     "total_percent",
