@@ -46,7 +46,8 @@ TIMER_LATENESS = Histogram(
 )
 EFFECTS = Counter(
     "journeyflow_effects",
-    "Outbox deliveries by outcome (delivered, retrying, failed, dead)",
+    "Outbox attempts by outcome: sent, retrying (a temporary failure), failed (dead-lettered),"
+    " breaker_open (held back by an open circuit)",
     ["channel", "outcome"],
 )
 INBOX_DEPTH = Gauge("journeyflow_inbox_depth", "Accepted events waiting to be applied")
