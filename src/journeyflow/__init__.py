@@ -36,6 +36,7 @@ _EXPORTS = {
     "MemoryStore": "journeyflow.store",
     "Store": "journeyflow.store",
     "dispatch": "journeyflow.delivery.outbox",
+    "Deliverer": "journeyflow.delivery.outbox",
     # errors
     "JourneyflowError": "journeyflow.exceptions",
     "JourneyDefinitionError": "journeyflow.exceptions",
@@ -64,6 +65,7 @@ __all__ = [
     "Channel",
     "Clock",
     "CustomerFacts",
+    "Deliverer",
     "Delivery",
     "Effect",
     "Engine",
@@ -101,7 +103,7 @@ if TYPE_CHECKING:
     from journeyflow.definition.dsl import Journey
     from journeyflow.definition.durations import format_duration, parse_duration
     from journeyflow.definition.loader import analyse_file, load_file, load_paths, load_text
-    from journeyflow.delivery.outbox import dispatch
+    from journeyflow.delivery.outbox import Deliverer, dispatch
     from journeyflow.exceptions import JourneyDefinitionError, JourneyflowError, PluginError
     from journeyflow.plugin.manager import build_manager
     from journeyflow.plugin.markers import hookimpl
