@@ -97,7 +97,9 @@ def replay_events(
     now = clock.now()
     applied = 0
 
-    def flush() -> None:
+    def flush(until: datetime) -> None:
+        """Apply the batch, then fire the timers due up to `until` (its last
+        event's instant) that no later event of their customer fired."""
         if not batch:
             return
         first = datetime.fromisoformat(batch[0]["timestamp"])
@@ -110,7 +112,7 @@ def replay_events(
             raise JourneyTestError(
                 f"{name}:{numbers[bad.index]}: the engine rejected the event: {bad.reason}"
             )
-        engine.advance_to(now)  # the timers due up to the last event, at its instant too
+        engine.advance_to(until)
         batch.clear()
         numbers.clear()
 
@@ -139,6 +141,6 @@ def replay_events(
         timeline.event(now, event.customer_id, event.name)
         applied += 1
         if len(batch) >= BATCH:
-            flush()
-    flush()
+            flush(now)
+    flush(now)
     return applied
