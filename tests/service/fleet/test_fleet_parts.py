@@ -6,6 +6,7 @@ segment cadence as a cron."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -186,3 +187,37 @@ def test_a_cadence_off_the_grid_is_refused_in_one_line(every: timedelta) -> None
     with pytest.raises(JourneyflowError) as caught:
         cadence_cron(every)
     assert "\n" not in str(caught.value) and "divisor" in str(caught.value)
+
+
+def test_each_segment_period_runs_once_across_two_workers(pg_url: str, tmp_path: Path) -> None:
+    """Two workers, segments every 2 s (the installed segmenters): each
+    period's run happens on one worker only."""
+    journeys = tmp_path / "journeys"
+    journeys.mkdir()
+    (journeys / "parts.yaml").write_text(JOURNEY)
+    args = ["--database", pg_url, "--journeys", str(journeys), "--log-format", "json"]
+    args += ["--no-deliver", "--segments-every", "2s"]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    workers = [Worker(n, args, {}, logs) for n in range(2)]
+    try:
+        deadline = time.monotonic() + 120
+        while not all(w.ready() for w in workers):
+            assert time.monotonic() < deadline, "\n".join(w.tail() for w in workers)
+            time.sleep(0.1)
+        time.sleep(9)
+        assert [w.stop() for w in workers] == [0, 0], "\n".join(w.tail() for w in workers)
+    finally:
+        for worker in workers:
+            if worker.alive():
+                worker.kill()
+    periods = [
+        record["at"]
+        for worker in workers
+        for line in worker.log.read_text().splitlines()
+        if line.startswith("{")
+        for record in [json.loads(line)]
+        if record.get("event") == "segments recomputed"
+    ]
+    assert len(periods) >= 3  # every 2 s for 9 s
+    assert len(set(periods)) == len(periods)  # none ran on both workers

@@ -198,15 +198,8 @@ class FleetJobs:
         assert self.schedule is not None
         schedule = self.schedule
         at = datetime.fromtimestamp(timestamp, timezone.utc)
-        result = await asyncio.to_thread(schedule.run, at)
+        result = await asyncio.to_thread(schedule.run, at)  # logs "segments recomputed"
         self.counts.segment_runs += 1
-        log.info(
-            "segments recomputed",
-            segmenters=result.segmenters,
-            customers=result.customers,
-            changed=result.changed,
-            entered=result.entered,
-        )
         return {"customers": result.customers, "changed": result.changed}
 
     async def _recover_stalled(self, timestamp: int) -> int:
