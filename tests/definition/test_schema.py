@@ -112,7 +112,7 @@ def test_action_and_step_unions_are_expressed() -> None:
         "TaskAction",
     ]
     steps = defs["JourneyTest"]["properties"]["steps"]["items"]["oneOf"]
-    assert len(steps) == 5
+    assert len(steps) == 6  # event, identify, advance, advance_to, replay, expect
     for ref in actions + steps:
         variant = defs[ref["$ref"].rsplit("/", 1)[1]]
         assert variant["additionalProperties"] is False
