@@ -329,3 +329,46 @@ def test_a_chain_of_emits_goes_exactly_as_deep_as_the_limit(
     [(_, when, detail)] = errors(engine, "c1")
     assert when == at("2026-01-01T01:00:00Z")
     assert detail == "emit 'ping' cut off: chain deeper than 3"
+
+
+# --- what an action writes ---------------------------------------------------------------------
+
+TASK_AND_BAD_DATA = """
+journey: salon
+version: 1
+entry: {on: [booked]}
+initial: booked
+states:
+  booked:
+    owner: front-desk
+    on_enter:
+      - task: {title: Prepare dresses, description: Two of them, due: 1d}
+      - send: console
+        template: confirmation
+        data: {room: '=event.properties.room', missing: '=customer.nothing_here'}
+    transitions: [{on: visited, to: done}]
+  done: {final: true}
+"""
+
+
+def test_a_tasks_data_and_a_value_that_fails(journeyflow_engine: EngineFactory) -> None:
+    """A task's effect carries title, owner (the state's), description, due and the
+    state; a data value whose expression fails is left out, with an `error` line
+    naming it. Kills the task data's `description` and `state` keys renamed, and
+    `_values` noting its error without the step or the reason."""
+    engine = journeyflow_engine(TASK_AND_BAD_DATA)
+    engine.ingest([track("c1", "booked", "2026-01-01T00:00:00Z", room=3)])
+    task, send = engine.effects("c1")
+    assert (task.channel, task.template) == ("task", None)
+    assert task.data == {
+        "title": "Prepare dresses",
+        "owner": "front-desk",
+        "description": "Two of them",
+        "due": "1d",
+        "state": "booked",
+    }
+    assert (send.channel, send.data) == ("console", {"room": 3})
+    [(journey, when, detail)] = errors(engine, "c1")
+    assert (journey, when) == ("salon", at("2026-01-01T00:00:00Z"))
+    assert detail is not None and detail.startswith("missing: ")
+    assert detail.endswith("; left unset")
