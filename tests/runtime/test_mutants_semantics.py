@@ -345,7 +345,7 @@ states:
       - task: {title: Prepare dresses, description: Two of them, due: 1d}
       - send: console
         template: confirmation
-        data: {room: '=event.properties.room', missing: '=customer.nothing_here'}
+        data: {missing: '=customer.nothing_here', room: '=event.properties.room'}
     transitions: [{on: visited, to: done}]
   done: {final: true}
 """
@@ -354,8 +354,9 @@ states:
 def test_a_tasks_data_and_a_value_that_fails(journeyflow_engine: EngineFactory) -> None:
     """A task's effect carries title, owner (the state's), description, due and the
     state; a data value whose expression fails is left out, with an `error` line
-    naming it. Kills the task data's `description` and `state` keys renamed, and
-    `_values` noting its error without the step or the reason."""
+    naming it, and the values after it are still set. Kills the task data's
+    `description` and `state` keys renamed, `_values` noting its error without the
+    step or the reason, and its `continue` into `break`."""
     engine = journeyflow_engine(TASK_AND_BAD_DATA)
     engine.ingest([track("c1", "booked", "2026-01-01T00:00:00Z", room=3)])
     task, send = engine.effects("c1")
