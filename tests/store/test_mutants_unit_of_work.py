@@ -140,3 +140,53 @@ def test_an_effect_whose_key_is_stored_already_is_not_written_again(
         assert [(e.state, e.status) for e in engine.enrolments("c1")] == [("w", "active")]
     finally:
         second.close()
+
+
+KEYED_ECHO = """
+journey: k
+version: 1
+entry: {on: [order], key: 'event.properties.k'}
+initial: w
+states:
+  w:
+    transitions:
+      - {on: move, to: x}
+      - {on: ping, to: w, internal: true, actions: [{emit: from_w}]}
+  x: {transitions: [{on: ping, to: x, internal: true, actions: [{emit: from_x}]}]}
+"""
+
+FIRST_ECHO = """
+journey: first
+version: 1
+entry: {on: [from_w, from_x], reentry: never}
+initial: heard
+states:
+  heard: {transitions: [{on: never, to: done}]}
+  done: {final: true}
+"""
+
+
+def test_a_customers_enrolments_are_loaded_in_the_order_they_began(
+    journeyflow_engine: EngineFactory, sql_url: str
+) -> None:
+    """Order a (position 0) then order b (position 1); `move` updates a's row, which
+    PostgreSQL then keeps after b's. A `ping` reaches both: a's echo must come
+    first, so `first` is entered by `from_x`. Kills `load` reading enrolments
+    without `ORDER BY position`."""
+    store = SqlStore(sql_url, cache_customers=0)
+    try:
+        engine = journeyflow_engine(KEYED_ECHO, FIRST_ECHO, store=store)
+        engine.ingest(
+            [
+                track("c1", "order", "2026-01-01T00:00:00Z", k="a"),
+                track("c1", "order", "2026-01-01T01:00:00Z", k="b"),
+            ]
+        )
+        engine.ingest([track("c1", "move", "2026-01-01T02:00:00Z", k="a")])
+        engine.ingest([track("c1", "ping", "2026-01-01T03:00:00Z")])
+        [heard] = engine.enrolments("c1", "first")
+        enter = [h for h in engine.history("c1", "first") if h.kind == "enter"]
+        assert [h.cause for h in enter] == ["event:from_x"]
+        assert heard.state == "heard"
+    finally:
+        store.close()
