@@ -529,6 +529,7 @@ def timer_lateness(rate: int, seconds: int, delay: int) -> dict[str, Any]:
 
     watcher = threading.Thread(target=watch, daemon=True)
     per_tick = max(1, rate // 20)
+    posts: list[float] = []  # each batch's round trip
     sent = 0
     behind = 0.0
     failures = 0
@@ -554,7 +555,9 @@ def timer_lateness(rate: int, seconds: int, delay: int) -> dict[str, Any]:
                     }
                     for i in range(per_tick)
                 ]
+                posted = time.monotonic()
                 answer = http.post(f"{server.url}/v1/batch", json={"batch": batch})
+                posts.append(time.monotonic() - posted)
                 if answer.status_code == 200:
                     sent += per_tick
                 else:
@@ -592,6 +595,11 @@ def timer_lateness(rate: int, seconds: int, delay: int) -> dict[str, Any]:
         "applied_per_s_during_load": common.rate(applied_at_end, sending),
         "rate_reached": sent / sending >= 0.97 * rate and applied_at_end >= 0.97 * sent,
         "sender_most_behind_s": round(behind, 3),
+        "post_round_trip_s": {
+            "p50": round(statistics.median(posts), 4) if posts else None,
+            "p99": round(sorted(posts)[int(0.99 * (len(posts) - 1))], 4) if posts else None,
+            "max": round(max(posts), 3) if posts else None,
+        },
         "non_200_batches": failures,
         "server_cpu_s": round(cpu, 2),
         "server_cpu_share": round(cpu / all_applied, 2),
