@@ -14,7 +14,12 @@ from datetime import datetime, timedelta
 
 from journeyflow.runtime.engine import Engine
 from journeyflow.runtime.migration import migrate
-from journeyflow.runtime.semantics import MAX_TIMERS_AT_ONCE, TIMER_LOOP_FIRINGS, TIMER_LOOP_SPAN
+from journeyflow.runtime.semantics import (
+    MAX_STEPS_PER_TIMERS,
+    MAX_TIMERS_AT_ONCE,
+    TIMER_LOOP_FIRINGS,
+    TIMER_LOOP_SPAN,
+)
 from journeyflow.store import MemoryStore
 from journeyflow.testing.pytest_plugin import EngineFactory
 from tests.helpers import at, track
@@ -373,3 +378,53 @@ def test_a_tasks_data_and_a_value_that_fails(journeyflow_engine: EngineFactory) 
     assert (journey, when) == ("salon", at("2026-01-01T00:00:00Z"))
     assert detail is not None and detail.startswith("missing: ")
     assert detail.endswith("; left unset")
+
+
+# --- an emitted event at exactly the timer bound -------------------------------------------------
+
+COUNTING = """
+journey: count
+version: 1
+entry: {on: [buy]}
+initial: a
+states:
+  a:
+    transitions:
+      - after: 100s
+        to: b
+        actions: [{set: {n: 0}}, {emit: noop}, {emit: noop}]
+  b:
+    transitions:
+      - after: 100s
+        to: b
+        actions: [{set: {n: '=customer.n + 1'}}, {emit: tick, properties: {n: '=customer.n'}}]
+"""
+
+HEARS_TICK = """
+journey: hears
+version: 1
+entry: {{on: [tick], when: 'event.properties.n == {n}'}}
+initial: heard
+states:
+  heard: {{transitions: [{{on: never, to: done}}]}}
+  done: {{final: true}}
+"""
+
+
+def test_an_event_emitted_when_the_timer_run_reaches_its_bound_is_still_applied(
+    journeyflow_engine: EngineFactory,
+) -> None:
+    """a -> b takes 4 steps (timer, transition, two emits), each firing of b 3 (timer,
+    transition, emit): after b's 3,332nd firing the run has taken exactly 10,000
+    steps, with that firing's `tick` queued. The run pauses only after applying it.
+    Kills `_drain`'s `steps > MAX_STEPS_PER_TIMERS` into `>=` (the queued event
+    would be dropped without a word when the run pauses)."""
+    k = (MAX_STEPS_PER_TIMERS - 4) // 3
+    assert 4 + 3 * k == MAX_STEPS_PER_TIMERS
+    engine = journeyflow_engine(COUNTING, HEARS_TICK.format(n=k))
+    start = at("2026-01-01T00:00:00Z")
+    engine.ingest([track("c1", "buy", start.isoformat())])
+    engine.advance_to(start + timedelta(days=4))
+    [heard] = engine.enrolments("c1", "hears")
+    assert heard.started_at == start + (k + 1) * timedelta(seconds=100)
+    assert errors(engine, "c1") == []
