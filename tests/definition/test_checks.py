@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from journeyflow.definition import cel_literals, checks, limits, loader, schema_problems, yaml_reader
+from journeyflow.definition import (
+    cel_literals,
+    checks,
+    limits,
+    loader,
+    schema_problems,
+    yaml_reader,
+)
 from journeyflow.definition.checks import (
     BUILTIN_VERTICALS,
     FIRST_PARTY_CHANNELS,

@@ -361,3 +361,42 @@ def test_the_context_survives_a_reopened_sqlite_file(tmp_path: Path) -> None:
         assert [(d["cart"], d["visit"]) for d in reminders] == [("A", 1), ("A", 2)]
     finally:
         second.close()
+
+
+def test_computed_timestamps_and_durations_are_kept_as_text_that_reads_back(store: Any) -> None:
+    """`vars` and `set` keep JSON: the same in every store, and readable again
+    by `timestamp()` and `duration()`."""
+    text = """
+journey: kept
+version: 1
+entry: {on: [go]}
+initial: a
+states:
+  a:
+    on_enter:
+      - vars: {seen: '=now', wait: '=duration("90m")', both: '=[now, duration("1.5s")]'}
+      - set: {grace: '=duration("-2h")'}
+    transitions: [{after: 1h, to: b}]
+  b:
+    on_enter:
+      - send: email
+        template: t
+        data:
+          wait: '=duration(enrolment.vars.wait) == duration("5400s")'
+          seen: '=timestamp(enrolment.vars.seen) == enrolment.entered_at'
+          grace: '=duration(customer.grace)'
+    final: true
+"""
+    engine = engine_for(store, text)
+    engine.ingest([track("c1", "go", "2026-01-01T10:00:00Z")])
+    engine.advance_to(at("2026-01-02T00:00:00Z"))
+    (enrolment,) = engine.enrolments("c1")
+    assert enrolment.vars == {
+        "seen": "2026-01-01T10:00:00+00:00",
+        "wait": "5400s",
+        "both": ["2026-01-01T10:00:00+00:00", "1.5s"],
+    }
+    customer = engine.customer("c1")
+    assert customer is not None and customer.attributes == {"grace": "-7200s"}
+    (send,) = engine.effects("c1")
+    assert send.data == {"wait": True, "seen": True, "grace": "-7200s"}

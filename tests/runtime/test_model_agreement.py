@@ -516,3 +516,9 @@ def test_strategies_reach_the_contract() -> None:
         assert got.get("enrols someone", 0) >= 0.6, got
         assert got.get("fires a timer", 0) >= 0.25, got
         assert got.get("repeats a messageId", 0) >= 0.15, got
+        # journey language v1.1: the enrolment context and conditional actions
+        assert got.get("sets enrolment.vars", 0) >= 0.1, got
+        assert got.get("an action's when: is true", 0) >= 0.1, got
+        assert got.get("an action's when: is false", 0) >= 0.1, got
+        assert got.get("reads trigger.properties in a timer (no event)", 0) >= 0.05, got
+        assert got.get("enters a state again (state.visits > 1)", 0) >= 0.15, got

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import cel
@@ -36,7 +36,10 @@ def compile_in_context(source: str, functions: frozenset[str] = frozenset()) -> 
 @dataclass
 class EnrolmentScope(Scope):
     """A scope that also holds the enrolment context (None: not in scope, as
-    `enrolment` in `entry.when`, before there is one)."""
+    `enrolment` in `entry.when`, before there is one).
+
+    `trigger` may be the stored form (`EnrolmentRecord.trigger`, its timestamp
+    ISO text): it is converted only for an expression that reads it."""
 
     trigger: Mapping[str, Any] | None = None
     enrolment: Mapping[str, Any] | None = None
@@ -45,10 +48,10 @@ class EnrolmentScope(Scope):
         self, uses: frozenset[str] = NAMES, calls: frozenset[str] | None = None
     ) -> cel.Context:
         context = super().context(uses, calls)
-        for name in ("trigger", "enrolment"):
-            value = getattr(self, name)
-            if value is not None and name in uses:
-                context.add_variable(name, _plain(value))
+        if self.trigger is not None and "trigger" in uses:
+            context.add_variable("trigger", _plain(trigger_view(self.trigger)))
+        if self.enrolment is not None and "enrolment" in uses:
+            context.add_variable("enrolment", _plain(self.enrolment))
         return context
 
 
@@ -92,3 +95,29 @@ def _plain(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def storable(value: Any) -> Any:
+    """A computed value as actions keep it (`set`, `vars`, send `data`, emit
+    `properties`): plain JSON, the same in every store. A timestamp becomes
+    ISO-8601 text, a duration CEL's own text (`"5400s"`, which `duration()`
+    reads back), also inside lists and maps."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return _duration_text(value)
+    if isinstance(value, Mapping):
+        return {str(k): storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v) for v in value]
+    return value
+
+
+def _duration_text(value: timedelta) -> str:
+    """`5400s`, `0.0015s`, `-90s`: seconds in decimals, as CEL writes durations."""
+    if value < timedelta(0):
+        return "-" + _duration_text(-value)
+    seconds = value.days * 86400 + value.seconds
+    if not value.microseconds:
+        return f"{seconds}s"
+    return f"{seconds}.{value.microseconds:06d}".rstrip("0") + "s"

@@ -38,7 +38,7 @@ from journeyflow.definition import dsl
 from journeyflow.definition.cel import Expression, is_valid_zone
 from journeyflow.events import Event
 from journeyflow.exceptions import ExpressionError
-from journeyflow.runtime.context import EnrolmentScope, trigger_record, trigger_view
+from journeyflow.runtime.context import EnrolmentScope, storable, trigger_record
 from journeyflow.runtime.machine import (
     CompiledAction,
     CompiledTransition,
@@ -607,8 +607,7 @@ class CustomerRun:
                 except ExpressionError as exc:
                     self._note_error(step, f"{name}: {exc}; left unset")
                     continue
-                if isinstance(value, datetime):
-                    value = value.isoformat()
+                value = storable(value)
             out[name] = value
         return out
 
@@ -634,7 +633,7 @@ class CustomerRun:
             "visits": enrolment.state_visits,
         }
         scope = self._make_scope(step.machine, step.event, step.at, state)
-        scope.trigger = trigger_view(enrolment.trigger)
+        scope.trigger = enrolment.trigger or {}  # converted if an expression reads it
         scope.enrolment = {
             "key": enrolment.key,
             "entered_at": enrolment.started_at,

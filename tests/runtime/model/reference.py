@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from journeyflow.definition import dsl
@@ -230,6 +230,23 @@ def _run(source: str, scope: Scope, context: dict[str, Any]) -> Any:
         return expression.program.execute(variables)
     except Exception as exc:
         raise ExpressionError(str(exc)) from exc
+
+
+def _as_json(value: Any) -> Any:
+    """What an action keeps of a computed value: timestamps as ISO-8601 text,
+    durations as CEL's text of whole or decimal seconds, at any depth."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        micros = value // timedelta(microseconds=1)
+        sign, micros = ("-", -micros) if micros < 0 else ("", micros)
+        whole, part = divmod(micros, 1_000_000)
+        return f"{sign}{whole}s" if not part else f"{sign}{whole}.{part:06d}".rstrip("0") + "s"
+    if isinstance(value, dict):
+        return {str(k): _as_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_json(v) for v in value]
+    return value
 
 
 def _plain(value: Any) -> Any:
@@ -655,8 +672,7 @@ class Model:
                     value = self._eval(cid, out, j, value[1:], enrolment, event, at)
                 except _Failed:
                     continue
-                if isinstance(value, datetime):
-                    value = value.isoformat()
+                value = _as_json(value)
             values[name] = value
         return values
 
