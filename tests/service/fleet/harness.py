@@ -121,9 +121,9 @@ class Worker:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def fill_inbox(url: str, raws: Sequence[dict[str, Any]], now: datetime, chunk: int = 10_000) -> int:
+def fill_inbox(url: str, raws: Sequence[dict[str, Any]], now: datetime, chunk: int = 500) -> int:
     """Commit `raws` to the inbox as the HTTP ingest does (checked, a
-    transaction per `chunk`); how many were added."""
+    transaction per `chunk`: a client's batch); how many were added."""
     store = SqlStore(url)
     try:
         inbox = Inbox(store)
