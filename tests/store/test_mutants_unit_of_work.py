@@ -190,3 +190,21 @@ def test_a_customers_enrolments_are_loaded_in_the_order_they_began(
         assert heard.state == "heard"
     finally:
         store.close()
+
+
+def test_a_customer_not_worth_storing_does_not_stop_the_others_being_written(
+    journeyflow_engine: EngineFactory, sql_url: str
+) -> None:
+    """c0 is looked at and left as it was (never seen, no segments): not stored. c1,
+    after it in the same unit of work, gets a segment and is stored. Kills
+    `_write_customers`' `continue` into `break`."""
+    store = SqlStore(sql_url)
+    try:
+        engine = journeyflow_engine(TWO_STEPS, store=store)
+        engine.replace_segments({"c0": set(), "c1": {"vip"}}, owned=("",))
+        assert store.get_customer("c0") is None
+        stored = store.get_customer("c1")
+        assert stored is not None and stored.segments == ["vip"]
+        assert store.customer_ids() == ["c1"]
+    finally:
+        store.close()
