@@ -171,3 +171,27 @@ def test_0007_backfills_the_context_of_enrolments_in_flight(url: str) -> None:
         assert sent == [("reminder", {"cart": "A", "visit": 3})]
     finally:
         store.close()
+
+
+def test_0007_downgrades_and_upgrades_again(url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    _at_0006(url)
+    SqlStore(url).close()  # to head
+    engine = sa.create_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", "journeyflow.store:migrations")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0006")
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("enrolments")}
+        assert not columns & {"trigger", "vars", "visits"}
+    engine.dispose()
+    store = SqlStore(url)  # and up again, backfilling once more
+    try:
+        active, _ = store.get_enrolments("c1")
+        assert active.visits == {"browsing": 1, "reminder": 2}
+        assert active.trigger is not None and active.trigger["properties"]["cart_id"] == "A"
+    finally:
+        store.close()
