@@ -217,7 +217,7 @@ def stream(n: int, customers: int) -> list[dict[str, Any]]:
     return out
 
 
-def throughput(events: int, customers: int, workers: int) -> dict[str, Any]:
+def throughput(events: int, customers: int, workers: int, shards: int = 64) -> dict[str, Any]:
     from sqlalchemy import create_engine, func, select, text
 
     from journeyflow.store import tables as t
@@ -229,11 +229,11 @@ def throughput(events: int, customers: int, workers: int) -> dict[str, Any]:
             folder = Path(tmp)
             (folder / "journeys").mkdir()
             (folder / "journeys" / "bench.yaml").write_text(common.JOURNEY_YAML)
-            fleet = Fleet(url, folder / "journeys", folder, workers)
+            fleet = Fleet(url, folder / "journeys", folder, workers, "--shards", str(shards))
             fleet.wait_ready()
             database = url.rsplit("/", 1)[1].encode()
             pids = [p.pid for p in fleet.procs]
-            acceptor = Acceptor(url)
+            acceptor = Acceptor(url, shards)
             wal = create_engine(url)
             with wal.connect() as conn:
                 wal_before = conn.execute(text("SELECT pg_current_wal_lsn()")).scalar_one()
@@ -290,7 +290,7 @@ def throughput(events: int, customers: int, workers: int) -> dict[str, Any]:
 # --- timer lateness -----------------------------------------------------------------
 
 
-def timers(workers: int, rate: int, seconds: int, delay: int) -> dict[str, Any]:
+def timers(workers: int, rate: int, seconds: int, delay: int, shards: int = 64) -> dict[str, Any]:
     from sqlalchemy import create_engine, select
 
     from journeyflow.store import tables as t
@@ -303,10 +303,11 @@ def timers(workers: int, rate: int, seconds: int, delay: int) -> dict[str, Any]:
             (folder / "journeys").mkdir()
             journey = TIMER_JOURNEY.replace("DELAY", str(delay))
             (folder / "journeys" / "timers.yaml").write_text(journey)
-            fleet = Fleet(url, folder / "journeys", folder, workers, "--poll", "1s")
+            extra = ("--poll", "1s", "--shards", str(shards))
+            fleet = Fleet(url, folder / "journeys", folder, workers, *extra)
             fleet.wait_ready()
             db = create_engine(url)
-            acceptor = Acceptor(url)
+            acceptor = Acceptor(url, shards)
             seen = 0
             sent = 0
             per_tick = max(1, rate // 10)
@@ -381,16 +382,18 @@ def run(
     seconds: int = 20,
     delay: int = 3,
     only: tuple[str, ...] = ("throughput", "timers"),
+    shards: int = 64,
 ) -> dict[str, Any]:
     """Both measures; the dict run.py would keep under `fleet`."""
-    result: dict[str, Any] = {"loadavg_start": [round(x, 2) for x in os.getloadavg()]}
+    result: dict[str, Any] = {"shards": shards}
+    result["loadavg_start"] = [round(x, 2) for x in os.getloadavg()]
     if "throughput" in only:
         # rounds of 1, 2, 4 workers in turn: a change in the machine's load
         # (it is shared) touches every count alike, and each round gives a ratio
         runs: dict[int, list[dict[str, Any]]] = {n: [] for n in workers}
         for _ in range(repeats):
             for n in workers:
-                runs[n].append(throughput(events, customers, n))
+                runs[n].append(throughput(events, customers, n, shards))
         result["throughput"] = {
             str(n): common.median_run(r, "events_per_s") for n, r in runs.items()
         }
@@ -405,7 +408,7 @@ def run(
         result["speedup_runs"] = {str(n): [round(x, 2) for x in r] for n, r in ratios.items()}
         result["speedup"] = {str(n): round(statistics.median(r), 2) for n, r in ratios.items()}
     if "timers" in only:
-        result["timers"] = timers(2, rate, seconds, delay)
+        result["timers"] = timers(2, rate, seconds, delay, shards)
     result["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     return result
 
@@ -420,6 +423,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="length of the timer run's load")
     parser.add_argument("--delay", type=int, default=3, help="seconds from signup to its timer")
     parser.add_argument("--only", action="append", choices=("throughput", "timers"))
+    parser.add_argument("--shards", type=int, default=64, help="the workers' --shards")
     args = parser.parse_args()
     result = run(
         args.events,
@@ -430,6 +434,7 @@ def main() -> None:
         args.seconds,
         args.delay,
         tuple(args.only or ("throughput", "timers")),
+        args.shards,
     )
     print(json.dumps(result, indent=2))
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

@@ -6,7 +6,8 @@
   events (one customer, one shard) are applied one at a time and in order;
   `queueing_lock="shard:N"`: at most one such job waits, however many
   wake-ups ask for it.
-* `fire_timers()` — fire what is due now (`Engine.run_due`), under the lock
+* `fire_timers()` — fire what is due now (`Engine.run_due`), then each next
+  timer at its due time for up to `TIMER_BUDGET` seconds, under the lock
   `timers`: one worker at a time walks the due timers, the others do not
   queue up behind the same customers' advisory locks. The timers stay the
   engine's own rows (`enrolments.next_due_at`): a procrastinate job carrying
@@ -58,6 +59,7 @@ log = structlog.get_logger("journeyflow.service.fleet")
 APPLY_QUEUE = "journeyflow-apply"  # inbox shards
 CLOCK_QUEUE = "journeyflow-clock"  # timers, segments, recovery: never behind a long apply
 SHARD_BUDGET = 1.0  # seconds one apply_shard job goes on before handing the shard back
+TIMER_BUDGET = 1.0  # seconds one fire_timers job waits for timers coming due
 HEARTBEAT = 2.0  # seconds between a worker's heartbeats
 STALLED_AFTER = 10.0  # seconds without a heartbeat before a worker's jobs are taken back
 RECOVER_EVERY = 5  # seconds between looks for stalled jobs (a divisor of 60)
@@ -120,6 +122,7 @@ class FleetJobs:
     ) -> None:
         self.engine = engine
         self.inbox = inbox
+        self.store = inbox.store
         self.batch_size = batch_size
         self.counts = FleetCounts()
         connector = PsycopgConnector(conninfo=conninfo, min_size=1, max_size=4)
@@ -190,9 +193,23 @@ class FleetJobs:
                 return applied, duplicates, True
 
     async def _fire_timers(self) -> int:
-        fired = await asyncio.to_thread(self.engine.run_due)
+        fired = await asyncio.to_thread(self._fire_for_a_while)
         self.counts.timers += fired
         return fired
+
+    def _fire_for_a_while(self) -> int:
+        """Fire what is due, then keep firing each next timer at its due time
+        for up to `TIMER_BUDGET` seconds: under a steady flow of timers one job
+        fires many, each on time, instead of a job (a feeder's look, a defer,
+        a fetch) for each."""
+        deadline = datetime.now(timezone.utc) + timedelta(seconds=TIMER_BUDGET)
+        fired = 0
+        while True:
+            fired += self.engine.run_due()
+            due = self.store.next_due_at()
+            if due is None or due > deadline:
+                return fired
+            time.sleep(max(0.0, (due - datetime.now(timezone.utc)).total_seconds()))
 
     async def _segments(self, timestamp: int) -> dict[str, Any]:
         assert self.schedule is not None
