@@ -9,6 +9,10 @@ Events emitted by actions are queued and applied after the event that caused
 them, at the same time, before the next outside event; timers due at the same
 instant fire after events.
 
+Every expression evaluated for an enrolment sees its context (`trigger`, the
+event that created it; `enrolment.key|entered_at|vars`; `state.visits`), built
+by `_scope`; an action runs only when its `when:` holds (`_action`).
+
 A `CustomerRun` sees the engine only through `Rules` (the compiled journeys,
 the CEL functions, the limits) and the store only through its unit of work.
 
