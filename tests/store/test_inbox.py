@@ -142,6 +142,15 @@ def test_more_rows_than_one_statement_holds_are_added_in_one_call(store: SqlStor
     assert inbox.depth() == 0
 
 
+def test_a_request_of_20000_small_events_is_added_in_one_transaction(store: SqlStore) -> None:
+    """A 4 MiB request holds about 20,000 small events: no per-event lock (a
+    lock per messageId once exhausted PostgreSQL's lock table at 10,000)."""
+    inbox = Inbox(store)
+    items = [accepted(f"c{i % 500}", f"big-{i}") for i in range(20_000)]
+    assert inbox.add(items, T0) == (20_000, 0)
+    assert inbox.depth() == 20_000
+
+
 def test_the_same_events_from_many_connections_at_once_are_kept_once(url: str) -> None:
     stores = [SqlStore(url) for _ in range(4)]
     try:

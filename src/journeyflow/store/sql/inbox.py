@@ -22,7 +22,6 @@ of its own.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,7 +38,6 @@ from journeyflow.store.sql.rows import aware, naive
 from journeyflow.store.sql.sqlite import WRITE
 
 DEFAULT_SHARDS = 64
-_MESSAGE_LOCKS = 0x6A66  # the advisory-lock space of inbox messageIds ("jf")
 _ROWS_PER_STATEMENT = 500  # rows per multi-row INSERT / ids per IN list (SQLite caps parameters)
 
 
@@ -100,12 +98,18 @@ class Inbox:
             # the cursor closes (psycopg's is gone after)
             writer = conn.execution_options(**{WRITE: True, "preserve_rowcount": True})
             with writer.begin():
-                if self.store.dialect == "postgresql":
-                    _claim_message_ids(writer, list(rows))
                 for message_id in _applied(writer, list(rows)):
                     del rows[message_id]
                 if rows:  # executemany: one compiled statement, the driver's batching
-                    added = int(writer.execute(self._insert_new(), list(rows.values())).rowcount)
+                    # in messageId order: two requests adding some of the same
+                    # events at once (a client's retry while the first attempt is
+                    # still in flight) each wait on the other's uncommitted rows;
+                    # inserted in one order, the second waits for the first and
+                    # then passes over its rows, where batch order could deadlock
+                    # (PostgreSQL). No lock per messageId: 10,000 of them in one
+                    # transaction exhaust the server's lock table.
+                    ordered = [rows[m] for m in sorted(rows)]
+                    added = int(writer.execute(self._insert_new(), ordered).rowcount)
         finally:
             self.store._writer.give_back(conn)
         return added, len(items) - added
@@ -177,27 +181,6 @@ class Inbox:
                 return sorted(int(s) for s in found)
             query = select(t.inbox.c.shard).distinct().order_by(t.inbox.c.shard)
             return [int(s) for s in conn.execute(query).scalars()]
-
-
-def _claim_message_ids(conn: Connection, message_ids: list[str]) -> None:
-    """PostgreSQL: hold these messageIds until the transaction ends, taken in
-    one sorted order. Two requests adding some of the same events at once (a
-    client's retry while the first attempt is still in flight) would each
-    wait on the other's uncommitted rows, in the order of their own batch,
-    and deadlock; this way the second waits for the first, then finds its
-    rows there. The two-integer advisory locks are a space apart from the
-    one-bigint ones that claim customers."""
-    keys = sorted({_message_key(m) for m in message_ids})
-    conn.exec_driver_sql(
-        "SELECT pg_advisory_xact_lock(%(space)s, k) FROM unnest(%(keys)s::int[])"
-        " WITH ORDINALITY AS claimed(k, n) ORDER BY n",
-        {"space": _MESSAGE_LOCKS, "keys": keys},
-    )
-
-
-def _message_key(message_id: str) -> int:
-    digest = hashlib.blake2b(message_id.encode(), digest_size=4, person=b"jf-inbox").digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 def _applied(conn: Connection, message_ids: list[str]) -> list[str]:
