@@ -93,3 +93,18 @@ def test_a_postgresql_database_of_another_application_is_refused(pg_url: str) ->
         tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
         assert tables.scalars().all() == ["invoices"]
     engine.dispose()
+
+
+def test_procrastinate_tables_installed_first_do_not_make_a_database_foreign(
+    pg_url: str,
+) -> None:
+    """An operator may install the fleet's job queue (`procrastinate schema
+    --apply`) before journeyflow first opens the database."""
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE procrastinate_jobs (id bigint PRIMARY KEY)"))
+    open_store(pg_url).close()
+    with engine.connect() as conn:
+        tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+        assert {"procrastinate_jobs", "alembic_version", "events", "inbox"} <= set(tables.scalars())
+    engine.dispose()

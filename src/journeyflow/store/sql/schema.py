@@ -92,13 +92,17 @@ def describe(engine: Engine) -> str:
     return f"the database {url.render_as_string(hide_password=True)}"
 
 
+FLEET_TABLES = "procrastinate_"
+
+
 def check_ours(conn: Connection, cfg: Config) -> list[str]:
     """Pass an empty database or one at revisions we know (returned; none when
     empty); refuse the rest."""
     from alembic.script import ScriptDirectory
 
     where = describe(conn.engine)
-    tables = sorted(inspect(conn).get_table_names())
+    # procrastinate's tables (the PostgreSQL fleet's job queue) live beside ours
+    tables = sorted(n for n in inspect(conn).get_table_names() if not n.startswith(FLEET_TABLES))
     if "alembic_version" not in tables:
         if tables:
             shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
