@@ -113,12 +113,213 @@ def _contract_rules(schema: dict[str, Any]) -> None:
     schema["properties"]["$schema"]["title"] = "Schema"
 
 
+# --- what editors show ---------------------------------------------------------
+# yaml-language-server shows a property's own `description` on hover and in
+# completion, `patternErrorMessage` instead of a raw regex, and offers
+# `defaultSnippets` when completing a value. pydantic puts an optional field's
+# description on an `anyOf` branch, where editors never look, and many fields
+# carry none; `_editor_hints` fills both in. A description written in `dsl.py`
+# (or `testspec.py`) always wins over the ones below, which only fill gaps.
+
+_FIELD_HINTS: dict[str, dict[str, str]] = {
+    "Journey": {
+        "title": "a human title for reports and diagrams",
+        "description": "what the journey is for, in free text",
+        "vertical": "the business vertical (an id that a plugin registers), e.g. food-beverage",
+        "stages": "the ordered funnel stages that reports count states in",
+        "kpis": "names of KPI collectors (plugins) reported for this journey",
+        "entry": "how a customer enters: on events (`on`) and/or a segment, with an optional guard",
+        "initial": "the state a new enrolment starts in",
+        "states": "the states by name; each says what happens on entry and exit and the ways out",
+        "exit": "rules checked on every event before transitions, in any state; "
+        "the first that matches ends the enrolment",
+        "tests": "journey tests, run by `journeyflow test` on a virtual clock",
+        "migrations": "how customers enrolled on an older version move to this one",
+    },
+    "Entry": {
+        "when": "CEL guard: only an event for which it is true enrols the customer",
+        "reentry": "never: one enrolment ever (per key); after_exit: again once the last ended; "
+        "always: an entry event also restarts an active enrolment",
+    },
+    "State": {
+        "stage": "the funnel stage (one of the journey's `stages`) this state counts for",
+        "owner": "who in the company is responsible for customers here; tasks default to it",
+        "description": "what being in this state means, in free text",
+        "touchpoints": "where the customer meets the company here (documentation)",
+        "questions": "what the customer asks at this point (documentation)",
+        "pain_points": "what can go wrong for the customer here (documentation)",
+        "motivations": "why the customer goes on from here (documentation)",
+        "customer_actions": "what the customer does at this point (documentation)",
+        "kpis": "indicators to watch for this state (documentation)",
+        "resources": "what the company needs to serve this state (documentation)",
+        "checklist": "questions answered on the way; each answer is kept as a customer attribute",
+        "on_enter": "actions run in order each time the state is entered",
+        "on_exit": "actions run in order when the state is left",
+        "transitions": "the ways out, each with one trigger (on, after, at or split); "
+        "the first that matches wins",
+        "final": "true: the enrolment completes when it reaches this state",
+    },
+    "Transition": {
+        "to": "the state to go to (left out only with `internal: true`)",
+        "actions": "actions run between the old state's on_exit and the new state's on_enter",
+    },
+    "SplitBranch": {"to": "the state this branch goes to"},
+    "ExitRule": {
+        "on": "event name(s) that end the enrolment",
+        "when": "CEL guard: the rule applies only when it is true",
+    },
+    "SetAction": {"set": "customer attributes to update; values starting with `=` are CEL"},
+    "EmitAction": {
+        "emit": "the name of the internal event raised",
+        "properties": "the emitted event's properties; values starting with `=` are CEL",
+    },
+    "TaskAction": {"task": "the to-do: title, owner, description, due"},
+    "TaskSpec": {
+        "title": "what the person has to do",
+        "owner": "who does it; left out: the state's owner",
+        "description": "details for the person, free text",
+    },
+    "ChecklistItem": {
+        "field": "the customer attribute the answer is stored in",
+        "question": "the question, as asked",
+        "options": "the possible answers, when there is a fixed set",
+    },
+    "Migration": {"from_version": "the older version whose enrolments this moves"},
+    "JourneyTest": {
+        "name": "what the test shows, as a sentence",
+        "start": "the virtual clock's start; left out: the first event's timestamp",
+        "steps": "events, clock moves and expectations, in order",
+    },
+    "EventStep": {"event": "a Segment call: type, userId, event, properties, timestamp..."},
+    "IdentifyStepWrapper": {"identify": "an identify call: userId and traits"},
+    "IdentifyStep": {
+        "userId": "the customer's id",
+        "traits": "attributes to set on the customer",
+        "timestamp": "when it happens; left out: the virtual now",
+        "messageId": "the call's id; a repeated id is ignored",
+    },
+    "ExpectStep": {"expect": "what must be true of one customer at this point"},
+    "Expectation": {
+        "customer": "the customer's id (userId)",
+        "state": "the state the enrolment is in",
+        "stage": "the funnel stage the enrolment is in",
+        "status": "active, completed, exited or converted",
+        "attributes": "these customer attributes, with these values (others allowed)",
+        "in_holdout": "whether the customer is in the holdout group",
+        "enrolled": "whether the customer has an enrolment in this journey at all",
+    },
+    "TaskExpectation": {
+        "title": "the task's title",
+        "owner": "the task's owner",
+        "description": "the task's description",
+    },
+}
+
+_PATTERN_MESSAGES = {
+    DURATION_PATTERN: "not a duration: write a number and a unit (30m, 2h, 14d, 2w) "
+    "or ISO-8601 (P14D, PT2H)",
+    dsl.SLUG: "not a journey id: lowercase letters and digits, words joined by single "
+    "hyphens (e.g. abandoned-cart)",
+    dsl.STATE_NAME: "not a state name: a letter or _ first, then letters, digits, _ or - "
+    "(e.g. waiting_for_order)",
+    DATETIME_PATTERN: "not a date or date-time: write ISO-8601, e.g. 2026-01-01 or "
+    "2026-01-01T10:00:00Z",
+}
+
+_SNIPPETS: dict[str, list[dict[str, Any]]] = {
+    "State": [
+        {
+            "label": "state: a send, then a timer",
+            "description": "a state that sends a message on entry and moves on after a while",
+            "body": {
+                "description": "${1:what being here means}",
+                "on_enter": [{"send": "${2:email}", "template": "${3:template-name}"}],
+                "transitions": [
+                    {"on": "${4:event_name}", "to": "${5:next_state}"},
+                    {"after": "${6:3d}", "to": "${7:other_state}"},
+                ],
+            },
+        },
+        {
+            "label": "state: final",
+            "description": "the enrolment completes here",
+            "body": {"final": True},
+        },
+    ],
+    "Transition": [
+        {
+            "label": "on an event",
+            "description": "leave when the customer does something",
+            "body": {"on": "${1:event_name}", "to": "${2:state}"},
+        },
+        {
+            "label": "after a while",
+            "description": "a timer counted from entering the state",
+            "body": {"after": "${1:2d}", "to": "${2:state}"},
+        },
+        {
+            "label": "at a computed time",
+            "description": "a timer at a moment CEL computes on entry",
+            "body": {"at": '${1:local_time(now + days(1), "09:00")}', "to": "${2:state}"},
+        },
+        {
+            "label": "split",
+            "description": "weighted branches (an A/B test), taken at once on entry",
+            "body": {
+                "split": [
+                    {"to": "${1:variant_a}", "weight": 50},
+                    {"to": "${2:variant_b}", "weight": 50},
+                ]
+            },
+        },
+    ],
+}
+
+
+def _editor_hints(schema: dict[str, Any]) -> None:
+    """Descriptions on every property, plain-words pattern errors and snippets,
+    where yaml-language-server shows them (see `_FIELD_HINTS` above)."""
+    defs: dict[str, Any] = schema["$defs"]
+    models = {"Journey": schema, **defs}
+    for model_name, model in models.items():
+        hints = _FIELD_HINTS.get(model_name, {})
+        for name, prop in model.get("properties", {}).items():
+            if "description" in prop:
+                continue
+            branches = [b for b in prop.get("anyOf", []) if "description" in b]
+            ref = prop.get("$ref", "").rpartition("/")[2]
+            described = (
+                hints.get(name)
+                or (branches[0]["description"] if branches else None)
+                or defs.get(ref, {}).get("description")
+            )
+            if described:
+                prop["description"] = described
+    for name, snippets in _SNIPPETS.items():
+        defs[name]["defaultSnippets"] = snippets
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            pattern = node.get("pattern")
+            message = _PATTERN_MESSAGES.get(pattern) if isinstance(pattern, str) else None
+            if message:
+                node["patternErrorMessage"] = message
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+
+
 def journey_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a journey file, as a dict."""
     generated = dsl.Journey.model_json_schema(
         by_alias=True, mode="validation", schema_generator=_JourneySchemaGenerator
     )
     _contract_rules(generated)
+    _editor_hints(generated)
     # The identifying keys first, for people reading the file; the rest in
     # pydantic's stable order (sorted keys, properties in field order).
     head = {"$schema": DIALECT, "$id": SCHEMA_ID, "title": TITLE, "description": DESCRIPTION}
