@@ -60,7 +60,7 @@ from journeyflow.store.sql import SqlStore
 @click.option("--log-format", type=click.Choice(["json", "console"]), help="[json]")
 @click.option("--worker", is_flag=True, default=None, help="one of a PostgreSQL fleet")
 @click.option("--http/--no-http", default=None, help="serve the HTTP ingest here [http]")
-@click.option("--shards", type=click.IntRange(1, 4096), help="inbox shards [64]")
+@click.option("--shards", type=click.IntRange(1, 4096), help="inbox shards [16]")
 def command(config: Path | None, journeys: tuple[str, ...], **flags: Any) -> None:
     """Serve HTTP ingest, apply events, fire timers, recompute segments, deliver.
 

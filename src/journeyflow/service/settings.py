@@ -106,7 +106,7 @@ class RunSettings(BaseSettings):
     worker: bool = Field(False, description="run as one of several workers (PostgreSQL)")
     http: bool = Field(True, description="serve the HTTP ingest in this process")
     shards: int = Field(
-        64, ge=1, le=4096, description="inbox shards: one worker applies a shard at a time"
+        16, ge=1, le=4096, description="inbox shards: one worker applies a shard at a time"
     )
 
     @field_validator("journeys", "write_keys", mode="before")

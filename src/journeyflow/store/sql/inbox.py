@@ -37,7 +37,7 @@ from journeyflow.store.sql.queries import SqlStore
 from journeyflow.store.sql.rows import aware, naive
 from journeyflow.store.sql.sqlite import WRITE
 
-DEFAULT_SHARDS = 64
+DEFAULT_SHARDS = 16  # four to eight a worker for two to four workers: docs/scaling.md
 _ROWS_PER_STATEMENT = 500  # rows per multi-row INSERT / ids per IN list (SQLite caps parameters)
 
 
