@@ -127,10 +127,7 @@ class EmailChannel:
         if isinstance(built, Delivery):
             return built
         message, to = built
-        delivery = self._send(message, self.sender.address, to)
-        if delivery.status == "sent":
-            self.sent.add(effect.key, delivery.detail)
-        return delivery
+        return self._send(message, self.sender.address, to, effect.key)
 
     def build(self, effect: Effect) -> tuple[EmailMessage, str] | Delivery:
         """The message for an effect and its one recipient, or a permanent
@@ -183,7 +180,7 @@ class EmailChannel:
     def _context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.config.cafile)
 
-    def _send(self, msg: EmailMessage, sender: str, to: str) -> Delivery:
+    def _send(self, msg: EmailMessage, sender: str, to: str, key: str) -> Delivery:
         cfg = self.config
         where = f"{cfg.host}:{cfg.effective_port}"
         try:
@@ -201,6 +198,9 @@ class EmailChannel:
                     smtp.login(cfg.username, cfg.password or "")
                 # the envelope, not the headers, says who receives it: exactly `to`
                 smtp.send_message(msg, from_addr=sender, to_addrs=[to])
+                # recorded the moment the server took it, before QUIT: a crash
+                # or a failing QUIT from here on cannot send it a second time
+                self.sent.add(key, f"accepted by {where}")
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             return _by_code(code, f"{where} refused the recipient: {code} {_text(text)}")
