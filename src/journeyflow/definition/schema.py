@@ -278,7 +278,8 @@ _SNIPPETS: dict[str, list[dict[str, Any]]] = {
 
 def _editor_hints(schema: dict[str, Any]) -> None:
     """Descriptions on every property, plain-words pattern errors and snippets,
-    where yaml-language-server shows them (see `_FIELD_HINTS` above)."""
+    where yaml-language-server shows them (see `_FIELD_HINTS` above); a
+    description holding `code` is given as Markdown too, so hover renders it."""
     defs: dict[str, Any] = schema["$defs"]
     models = {"Journey": schema, **defs}
     for model_name, model in models.items():
@@ -304,6 +305,10 @@ def _editor_hints(schema: dict[str, Any]) -> None:
             message = _PATTERN_MESSAGES.get(pattern) if isinstance(pattern, str) else None
             if message:
                 node["patternErrorMessage"] = message
+            described = node.get("description")
+            if isinstance(described, str) and "`" in described:
+                # hover is Markdown: a plain description's backticks show escaped
+                node["markdownDescription"] = described
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
