@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from journeyflow.commands.new import starter
 from tests.editor.lsp import LanguageClient
 
 ROOT = Path(__file__).parents[2]
@@ -145,8 +146,10 @@ def test_mistakes_are_underlined_where_they_are_in_plain_words(
     assert len(found) == 2, found
 
 
-def test_the_starter_journey_has_no_diagnostics(editor: LanguageClient, workspace: Path) -> None:
-    uri = open_journey(editor, workspace, JOURNEY)
+def test_the_starter_of_journeyflow_new_has_no_diagnostics(
+    editor: LanguageClient, workspace: Path
+) -> None:
+    uri = open_journey(editor, workspace, starter("editor-check", "../schemas/journey.schema.json"))
     published = editor.wait_for("textDocument/publishDiagnostics", lambda p: p["uri"] == uri)
     assert published["diagnostics"] == []
 
