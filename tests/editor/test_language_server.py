@@ -203,3 +203,46 @@ def test_completion_in_a_transition_list_offers_transition_snippets(
     assert {"on an event", "after a while", "at a computed time"} <= labels.keys()
     assert labels["after a while"]["insertText"].startswith("after: ${1:2d}")
     assert {"on", "after", "at", "split", "to", "when"} <= labels.keys()
+
+
+def test_the_vs_code_glob_setting_checks_journeys_and_leaves_test_files_alone(
+    server_command: list[str], workspace: Path
+) -> None:
+    """The `yaml.schemas` setting of docs/editor.md, without any modeline."""
+    glob = {"./schemas/journey.schema.json": ["journeys/*.yaml", "!journeys/*.test.yaml"]}
+    settings = {"yaml": {**SETTINGS["yaml"], "schemas": glob}}
+    client = LanguageClient(server_command, settings, workspace)
+    try:
+        client.request(
+            "initialize",
+            {
+                "processId": None,
+                "rootUri": workspace.as_uri(),
+                "workspaceFolders": [{"uri": workspace.as_uri(), "name": "journeys"}],
+                "capabilities": CAPABILITIES,
+            },
+        )
+        client.notify("initialized", {})
+        client.notify("workspace/didChangeConfiguration", {"settings": settings})
+        published = {}
+        for name, text in [
+            ("welcome.yaml", JOURNEY.replace(MODELINE, "").replace("after: 2d", "after: 2x")),
+            ("welcome.test.yaml", "journey: editor-check\ntests: []\n"),
+        ]:
+            uri = (workspace / "journeys" / name).as_uri()
+            client.notify(
+                "textDocument/didOpen",
+                {"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}},
+            )
+            # the journey is opened first: its schema is loaded when the test file opens
+            expect_some = not name.endswith(".test.yaml")
+            published[name] = client.wait_for(
+                "textDocument/publishDiagnostics",
+                lambda p, uri=uri, some=expect_some: (
+                    p["uri"] == uri and (bool(p["diagnostics"]) or not some)
+                ),
+            )["diagnostics"]
+    finally:
+        client.close()
+    assert [d["message"][:16] for d in published["welcome.yaml"]] == ["not a duration: "]
+    assert published["welcome.test.yaml"] == []
