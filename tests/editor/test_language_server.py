@@ -159,7 +159,7 @@ def test_hover_on_a_field_shows_its_description(editor: LanguageClient, workspac
     for needle, words in [
         ("owner:", "responsible for customers here"),
         ("transitions:", "the first that matches wins"),
-        ("after:", "`14d`"),  # the duration's own words, as Markdown
+        ("after:", "counted from entering the state — `30m`"),  # rendered as Markdown
     ]:
         line = line_of(JOURNEY, needle)
         column = JOURNEY.split("\n")[line].index(needle) + 1

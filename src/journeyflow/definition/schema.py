@@ -276,6 +276,11 @@ _SNIPPETS: dict[str, list[dict[str, Any]]] = {
 }
 
 
+def _says_already(meaning: str, form: str) -> bool:
+    """True when a field's own words already cover its type's description."""
+    return form in meaning or (form == "a CEL expression" and "CEL" in meaning)
+
+
 def _editor_hints(schema: dict[str, Any]) -> None:
     """Descriptions on every property, plain-words pattern errors and snippets,
     where yaml-language-server shows them (see `_FIELD_HINTS` above); a
@@ -285,17 +290,17 @@ def _editor_hints(schema: dict[str, Any]) -> None:
     for model_name, model in models.items():
         hints = _FIELD_HINTS.get(model_name, {})
         for name, prop in model.get("properties", {}).items():
-            if "description" in prop:
-                continue
+            # Hover shows the matching anyOf branch's description, not the
+            # property's: say both on the property (what the field is for,
+            # then its format) and leave the branch without one.
             branches = [b for b in prop.get("anyOf", []) if "description" in b]
+            form = branches[0].pop("description") if branches else None
             ref = prop.get("$ref", "").rpartition("/")[2]
-            described = (
-                hints.get(name)
-                or (branches[0]["description"] if branches else None)
-                or defs.get(ref, {}).get("description")
-            )
-            if described:
-                prop["description"] = described
+            meaning = prop.get("description") or hints.get(name)
+            if meaning and form and not _says_already(meaning, form):
+                prop["description"] = f"{meaning} — {form}"
+            elif meaning or form or ref in defs:
+                prop["description"] = meaning or form or defs[ref].get("description")
     for name, snippets in _SNIPPETS.items():
         defs[name]["defaultSnippets"] = snippets
 
