@@ -142,6 +142,15 @@ def test_more_rows_than_one_statement_holds_are_added_in_one_call(store: SqlStor
     assert inbox.depth() == 0
 
 
+def test_rows_come_back_in_the_order_given_not_in_messageid_order(store: SqlStore) -> None:
+    """The seq order is the order events are applied in: the order the request
+    gave them, whatever order PostgreSQL inserts them in."""
+    inbox = Inbox(store)
+    ids = ["msg-10", "msg-2", "b", "a", "msg-1"]
+    assert inbox.add([accepted("c", m) for m in ids], T0) == (5, 0)
+    assert [i.message_id for i in inbox.take(10)] == ids
+
+
 def test_a_request_of_20000_small_events_is_added_in_one_transaction(store: SqlStore) -> None:
     """A 4 MiB request holds about 20,000 small events: no per-event lock (a
     lock per messageId once exhausted PostgreSQL's lock table at 10,000)."""

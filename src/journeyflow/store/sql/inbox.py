@@ -101,18 +101,33 @@ class Inbox:
                 for message_id in _applied(writer, list(rows)):
                     del rows[message_id]
                 if rows:  # executemany: one compiled statement, the driver's batching
-                    # in messageId order: two requests adding some of the same
-                    # events at once (a client's retry while the first attempt is
-                    # still in flight) each wait on the other's uncommitted rows;
-                    # inserted in one order, the second waits for the first and
-                    # then passes over its rows, where batch order could deadlock
-                    # (PostgreSQL). No lock per messageId: 10,000 of them in one
-                    # transaction exhaust the server's lock table.
-                    ordered = [rows[m] for m in sorted(rows)]
-                    added = int(writer.execute(self._insert_new(), ordered).rowcount)
+                    added = int(
+                        writer.execute(self._insert_new(), self._ordered(writer, rows)).rowcount
+                    )
         finally:
             self.store._writer.give_back(conn)
         return added, len(items) - added
+
+    def _ordered(self, conn: Connection, rows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows to insert, their `seq` in the order given (the order events
+        are applied in). On PostgreSQL the seqs are drawn first, in that order,
+        and the rows then inserted in messageId order: two requests adding
+        some of the same events at once (a client's retry while its first
+        attempt is in flight) each wait on the other's uncommitted rows, and in
+        one shared order the second simply waits for the first and passes over
+        its rows, where each batch's own order could deadlock. (A lock per
+        messageId did the same but exhausted the server's lock table at
+        10,000 events in one request.)"""
+        listed = list(rows.values())
+        if self.store.dialect != "postgresql":
+            return listed  # one writer at a time: seq follows the insert order
+        seqs = conn.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('inbox', 'seq')) FROM generate_series(1, %(n)s)",
+            {"n": len(listed)},
+        ).scalars()
+        for row, seq in zip(listed, sorted(seqs), strict=True):
+            row["seq"] = seq
+        return sorted(listed, key=lambda row: str(row["message_id"]))
 
     def _insert_new(self) -> Insert:
         """An INSERT that passes over a messageId already waiting."""
