@@ -32,7 +32,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from journeyflow.definition import dsl
+from journeyflow.definition import dsl, testspec
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # A URN, not a URL: the project has no web home yet, and a URL that does not
@@ -76,7 +76,7 @@ class _JourneySchemaGenerator(GenerateJsonSchema):
         self, schema: core_schema.AfterValidatorFunctionSchema
     ) -> JsonSchemaValue:
         inner = super().function_after_schema(schema)
-        if _validator_function(schema) is dsl._check_duration:
+        if _validator_function(schema) in (dsl._check_duration, testspec._check_duration):
             inner = {**inner, "pattern": DURATION_PATTERN}
         return inner
 

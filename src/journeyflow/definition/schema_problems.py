@@ -13,9 +13,9 @@ Error codes (stable; `docs/errors.md` explains each with an example):
     JF203  a value of the wrong type
     JF204  a value out of range, not matching its pattern, or not one of a set
     JF205  a bad duration
-    JF206  an action that is not exactly one of send, set, emit, task
+    JF206  an action that is not exactly one of send, set, vars, emit, task
     JF207  a test step that is not exactly one of event, identify, advance,
-           advance_to, expect
+           advance_to, replay, expect
 """
 
 from __future__ import annotations
@@ -31,8 +31,11 @@ from journeyflow.definition.dsl import Journey
 from journeyflow.definition.yaml_reader import Positions, kind_of
 from journeyflow.exceptions import Problem
 
-_ACTION_TAGS = {"send", "set", "emit", "task"}
-_STEP_TAGS = {"event", "identify", "advance", "advance_to", "expect"}
+# in the order messages list them
+_ACTION_KINDS = ("send", "set", "vars", "emit", "task")
+_STEP_KINDS = ("event", "identify", "advance", "advance_to", "replay", "expect")
+_ACTION_TAGS = set(_ACTION_KINDS)
+_STEP_TAGS = set(_STEP_KINDS)
 _EXPECTED = {
     "int": "a whole number (no quotes)",
     "bool": "true or false",
@@ -148,11 +151,7 @@ def _describe(
 def _kind_problem(
     kind: str, value: Any, path: tuple[str | int, ...], data: dict[str, Any]
 ) -> tuple[str, str]:
-    tags = (
-        ("send", "set", "emit", "task")
-        if kind == "action_kind"
-        else ("event", "identify", "advance", "advance_to", "expect")
-    )
+    tags = _ACTION_KINDS if kind == "action_kind" else _STEP_KINDS
     what = "an action" if kind == "action_kind" else "a test step"
     code = "JF206" if kind == "action_kind" else "JF207"
     keys = [str(k) for k in value] if isinstance(value, dict) else []
