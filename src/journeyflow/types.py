@@ -34,6 +34,11 @@ class Effect:
     seq: int = 0  # the enrolment's transition sequence that made it
     action: int = 0  # its action index within that transition: (seq, action) orders sends
     next_attempt_at: datetime | None = None  # when a failed delivery may be retried
+    # the order it was produced in (a number that only grows, set when the
+    # engine queues it): effects at one instant are listed in this, their
+    # causal order — a timer's sends before those of the enrolments its emit
+    # moved. Bookkeeping, not content: left out of equality and repr
+    ordinal: int = field(default=0, compare=False, repr=False)
     # The customer's attributes, filled in by the dispatcher just before
     # delivery (never stored): a channel finds `email` or `phone` here when the
     # journey did not put `to:` in `data`.

@@ -213,7 +213,8 @@ def test_claims_go_by_time_then_enrolment_then_transition_then_action(two: Engin
         ]
     )
     two.advance_to(at("2026-01-01T02:00:00Z"))  # c1's a: a-timer, a-hello at 02:00
-    # c1, 02:30: `go` moves a (seq 2: a-go-1, a-go-2; then a-next, seq 3) and enrols in b
+    # c1, 02:30: `go` moves a (seq 2: a-go-1, a-go-2), enrols in b (b-hello), then
+    # a's emitted `next` moves a again (seq 3: a-next)
     two.ingest([track("c1", "go", "2026-01-01T02:30:00Z")])
     # get_effects: the same order, filtered by customer and by status
     listed = [(e.customer_id, e.template, e.created_at) for e in two.effects()]
@@ -230,8 +231,10 @@ def test_claims_go_by_time_then_enrolment_then_transition_then_action(two: Engin
         ("c1", "a-hello", t("2026-01-01T02:00:00Z")),
         ("c1", "a-go-1", t("2026-01-01T02:30:00Z")),
         ("c1", "a-go-2", t("2026-01-01T02:30:00Z")),
-        ("c1", "a-next", t("2026-01-01T02:30:00Z")),
+        # the causal order (contract v1.1): `go` enrols c1 in b before a's
+        # emitted `next` is applied, so b-hello was produced before a-next
         ("c1", "b-hello", t("2026-01-01T02:30:00Z")),
+        ("c1", "a-next", t("2026-01-01T02:30:00Z")),
     ]
     assert listed == got
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from journeyflow.testing.journeytest import collect, run_case
 
 SENDER = """\
@@ -45,11 +43,6 @@ states:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the store lists one instant's effects by enrolment id (journey name first), "
-    "not in the order the engine produced them; needs a production sequence in store/runtime",
-)
 def test_a_timers_send_comes_before_the_sends_its_emit_causes(tmp_path: Path) -> None:
     (tmp_path / "sender.yaml").write_text(SENDER)
     (tmp_path / "listener.yaml").write_text(LISTENER)

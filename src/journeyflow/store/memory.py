@@ -85,7 +85,9 @@ class MemoryStore(MemoryDeadLetters):
             and (status is None or e.status == status)
         ]
         # the SQL store's order: time, then enrolment, then (transition, action)
-        return sorted(found, key=lambda e: (e.created_at, e.enrolment_id, e.seq, e.action))
+        return sorted(
+            found, key=lambda e: (e.created_at, e.ordinal, e.enrolment_id, e.seq, e.action)
+        )
 
     def effects_page(
         self,

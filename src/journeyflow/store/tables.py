@@ -120,6 +120,7 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("seq", Integer, nullable=False, server_default="0"),
     Column("action", Integer, nullable=False, server_default="0"),
+    Column("ordinal", BigInteger, nullable=False, server_default="0"),  # causal order
     Column("next_attempt_at", DateTime, nullable=True),  # a retry time, or a claim's lease
     # the claim holding the row (a random id per claim): only its holder may
     # renew the lease or record the attempt; NULL once recorded

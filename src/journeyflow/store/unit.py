@@ -10,12 +10,30 @@ it a second time.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
+from dataclasses import replace
 from types import TracebackType
 from typing import Self
 
 from journeyflow.events import Event
 from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
+
+
+_ordinal_lock = threading.Lock()
+_last_ordinal = 0
+
+
+def next_ordinal() -> int:
+    """A number larger than every one this process handed out before, close to
+    the wall clock in nanoseconds, so effects produced at one instant sort in
+    the order they were produced, also across units of work and (as far as
+    hosts' clocks agree) processes."""
+    global _last_ordinal
+    with _ordinal_lock:
+        _last_ordinal = max(_last_ordinal + 1, time.time_ns())
+        return _last_ordinal
 
 
 class LoadedRecords:
@@ -78,6 +96,8 @@ class LoadedRecords:
         self._history.append(record)
 
     def add_effect(self, effect: Effect) -> None:
+        if effect.ordinal == 0:
+            effect = replace(effect, ordinal=next_ordinal())
         self._effects.append(effect)
 
     def _worth_storing(self, record: CustomerRecord, with_events: set[str]) -> bool:

@@ -48,7 +48,7 @@ class OutboxQueries(OutboxAdmin):
         if skip_channels:  # their circuits are open: leave their rows alone
             query = query.where(outbox.channel.not_in(sorted(skip_channels)))
         query = query.order_by(
-            outbox.created_at, outbox.enrolment_id, outbox.seq, outbox.action
+            outbox.created_at, outbox.ordinal, outbox.enrolment_id, outbox.seq, outbox.action
         ).limit(limit)
         if self.dialect == "postgresql":
             query = skip_locked(query)

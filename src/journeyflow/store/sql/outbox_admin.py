@@ -75,7 +75,9 @@ class OutboxAdmin:
         query = (
             select(t.outbox)
             .where(where)
-            .order_by(outbox.created_at, outbox.enrolment_id, outbox.seq, outbox.action)
+            .order_by(
+                outbox.created_at, outbox.ordinal, outbox.enrolment_id, outbox.seq, outbox.action
+            )
         )
         if limit is not None:
             query = query.limit(limit)

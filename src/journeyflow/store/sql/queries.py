@@ -161,7 +161,13 @@ class SqlStore(OutboxQueries, SqlDeadLetters):
             query = query.where(outbox.status == status)
         with self.engine.connect() as conn:
             rows = conn.execute(
-                query.order_by(outbox.created_at, outbox.enrolment_id, outbox.seq, outbox.action)
+                query.order_by(
+                    outbox.created_at,
+                    outbox.ordinal,
+                    outbox.enrolment_id,
+                    outbox.seq,
+                    outbox.action,
+                )
             )
             return [effect_record(r._mapping) for r in rows]
 

@@ -233,6 +233,7 @@ def effect_record(m: Any) -> Effect:
         seq=m["seq"],
         action=m["action"],
         next_attempt_at=aware(m["next_attempt_at"]),
+        ordinal=m["ordinal"],
     )
 
 
@@ -253,4 +254,5 @@ def effect_row(e: Effect) -> dict[str, Any]:
         "seq": e.seq,
         "action": e.action,
         "next_attempt_at": naive(e.next_attempt_at),
+        "ordinal": e.ordinal,
     }
