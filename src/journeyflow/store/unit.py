@@ -20,7 +20,6 @@ from typing import Self
 from journeyflow.events import Event
 from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
 
-
 _ordinal_lock = threading.Lock()
 _last_ordinal = 0
 
