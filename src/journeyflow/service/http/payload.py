@@ -16,6 +16,11 @@ from journeyflow.events.lines import read_line
 from journeyflow.service.http.calls import Envelope, parse_time
 from journeyflow.service.http.responses import Refusal
 
+# calls one batch may hold: the clients send 100 (Segment) to a few thousand
+# (RudderStack's 4 MB); past this a body of tiny items would cost the server
+# far more in parsed objects and per-call answers than its bytes suggest
+MAX_CALLS = 10_000
+
 
 @dataclass(frozen=True)
 class Payload:
@@ -42,6 +47,12 @@ def read_payload(body: bytes, path_type: str | None, received_at: datetime) -> P
     calls = document.get("batch")
     if not isinstance(calls, list):
         raise Refusal(400, "bad-batch", "'batch' must be a list of calls")
+    if len(calls) > MAX_CALLS:
+        raise Refusal(
+            413,
+            "too-many-calls",
+            f"the batch holds {len(calls):,} calls; at most {MAX_CALLS:,}: send smaller batches",
+        )
     envelope = Envelope(
         received_at=received_at,
         sent_at=sent_at,

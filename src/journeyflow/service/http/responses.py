@@ -59,9 +59,20 @@ def problem(
     return JsonResponse({"code": code, "message": message}, status_code=status, headers=extra)
 
 
+SHOWN_REJECTED = 100  # the answer lists the first rejections; the rest are counted
+
+
 def taken(accepted: int, duplicates: int, rejected: list[dict[str, Any]]) -> JsonResponse:
     """The `200`: how many events were accepted, were duplicates, and which
-    were rejected (by their index in the batch) with why."""
-    return JsonResponse(
-        {"success": True, "accepted": accepted, "duplicates": duplicates, "rejected": rejected}
-    )
+    were rejected (by their index in the batch) with why — at most the first
+    SHOWN_REJECTED, with `rejected_count` when there were more (all are kept
+    in the dead-letter table), so the answer stays small whatever the batch."""
+    body: dict[str, Any] = {
+        "success": True,
+        "accepted": accepted,
+        "duplicates": duplicates,
+        "rejected": rejected[:SHOWN_REJECTED],
+    }
+    if len(rejected) > SHOWN_REJECTED:
+        body["rejected_count"] = len(rejected)
+    return JsonResponse(body)
