@@ -260,3 +260,39 @@ def test_sigterm_turns_readiness_off_before_the_listener_closes(tmp_path: Path) 
         assert seen[-1] == 503  # still listening, no longer ready
         assert httpx.get(f"{run.url}/livez").status_code == 200
         assert run.stop(signal.SIGTERM) == 0
+
+
+def test_a_port_in_use_is_one_line_and_nothing_runs(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "journeyflow.cli",
+                "run",
+                "--database",
+                f"sqlite:///{tmp_path / 'x.db'}",
+                "--journeys",
+                str(_journeys(tmp_path)),
+                "--port",
+                str(port),
+                "--write-key",
+                KEY,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert (
+        done.stderr.strip().splitlines()[-1].startswith(f"Error: cannot listen on 127.0.0.1:{port}")
+    )
+    assert "Traceback" not in done.stderr
+    assert "segments recomputed" not in done.stderr  # it stopped before any work

@@ -25,6 +25,7 @@ twice (messageIds, effect keys and leases), so a restart simply goes on.
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +39,7 @@ import uvicorn
 
 from journeyflow.clock import SystemClock
 from journeyflow.delivery.outbox import Deliverer, DispatchReport
+from journeyflow.exceptions import JourneyflowError
 from journeyflow.plugin.registry import Registry
 from journeyflow.runtime.engine import Engine
 from journeyflow.runtime.segments import SegmentSchedule
@@ -52,7 +54,7 @@ __all__ = ["Service", "count_notification"]
 
 log = structlog.get_logger("journeyflow.service.runner")
 
-MAX_CONNECTIONS = 256
+MAX_CONNECTIONS = 1000
 LINGER_S = 0.05  # after a partial batch, the engine waits this long for more events
 DEPTH_EVERY_S = 1.0  # the inbox-depth gauge is recounted at most this often
 AppFactory = Callable[..., Any]  # builds the ASGI app (service.http.create_app)
@@ -114,6 +116,7 @@ class Service:
         self._last_taken = 0  # inbox rows the engine's last pass took
         self._next_depth_count = 0.0  # monotonic time the inbox depth is next counted
         self._server: uvicorn.Server | None = None
+        self._listener: socket.socket | None = None
         self._threads: list[threading.Thread] = []
         self._failure: BaseException | None = None
         self.schedule: SegmentSchedule | None = None
@@ -132,7 +135,13 @@ class Service:
     # --- life ----------------------------------------------------------------
 
     def serve(self, *, handle_signals: bool = True) -> int:
-        """Run until a signal (or `stop()`), then drain; the exit code."""
+        """Run until a signal (or `stop()`), then drain; the exit code.
+
+        :raises JourneyflowError: the address cannot be listened on (one line,
+            before any work starts)
+        """
+        if self.settings.http and self.app_factory is not None:
+            self._listener = listen(self.settings.host, self.settings.port)
         if handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._on_signal)
@@ -199,13 +208,18 @@ class Service:
             log_config=None,  # our structlog lines only; no access log with client addresses
             access_log=False,
             lifespan="off",
-            # connections past this get 503 from uvicorn itself: the app parses
-            # and commits a few bodies at a time, the rest must not pile up
+            # connections past this get 503 from uvicorn itself (health checks
+            # too): bodies are read within READ_TIMEOUT_S and parsed a few at
+            # a time, so this bounds memory to about MAX_CONNECTIONS bodies
             limit_concurrency=MAX_CONNECTIONS,
+            timeout_keep_alive=5,
             timeout_graceful_shutdown=max(1, int(self.settings.grace.total_seconds() / 2)),
         )
-        self._server = uvicorn.Server(config)
-        self._start("http", self._server.run)  # off the main thread: no signal handlers of its own
+        server = self._server = uvicorn.Server(config)
+        assert self._listener is not None  # bound by `serve`
+        sockets = [self._listener]
+        # off the main thread: no signal handlers of its own
+        self._start("http", lambda: server.run(sockets=sockets))
         deadline = time.monotonic() + 30
         while not self._server.started:
             if self._failure is not None or time.monotonic() > deadline:
@@ -338,3 +352,22 @@ class Service:
             return read()
         except Exception:
             return default
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to `host:port`, or one line saying why not. Bound here,
+    before any thread starts, so a port in use stops the process at once.
+    IPPROTO_TCP given: asyncio sets TCP_NODELAY on accepted connections only
+    for such sockets (without it each answer waits ~40 ms on a delayed ACK)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise JourneyflowError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+            " (another process has the port? choose one with --port)"
+        ) from None
+    return sock

@@ -9,6 +9,7 @@ gigabytes) costs at most the cap in memory, never the whole inflation.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 
 from starlette.requests import Request
@@ -27,16 +28,28 @@ def too_large(max_bytes: int) -> Refusal:
     )
 
 
+READ_TIMEOUT_S = (
+    30.0  # a body still arriving after this is a 408: a slow client holds no slot forever
+)
+
+
 async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The raw body, at most `max_bytes` of it, or `413`."""
+    """The raw body, at most `max_bytes` of it, or `413`; all of it within
+    READ_TIMEOUT_S, or `408`."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
         raise too_large(max_bytes)
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise too_large(max_bytes)
+    try:
+        async with asyncio.timeout(READ_TIMEOUT_S):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise too_large(max_bytes)
+    except TimeoutError:
+        raise Refusal(
+            408, "too-slow", f"the body did not arrive within {READ_TIMEOUT_S:.0f} s"
+        ) from None
     return bytes(body)
 
 
