@@ -31,6 +31,8 @@ from journeyflow.exceptions import DurationError, JourneyflowError
 __all__ = ["RunSettings", "load_settings"]
 
 DEFAULT_PORT = 8787
+# the variable the command reads for a setting, where it is not JOURNEYFLOW_<NAME>
+ENV_NAMES = {"database": "JOURNEYFLOW_DATABASE_URL"}
 
 
 def _duration(value: Any) -> Any:
@@ -179,7 +181,8 @@ def settings_error(exc: ValidationError, config: Path | None) -> str:
     for error in exc.errors():
         name = ".".join(str(part) for part in error["loc"]) or "settings"
         field = str(error["loc"][0]) if error["loc"] else name
-        where = f"--{field.replace('_', '-')} / JOURNEYFLOW_{field.upper()}"
+        variable = ENV_NAMES.get(field, f"JOURNEYFLOW_{field.upper()}")
+        where = f"--{field.replace('_', '-')} / {variable}"
         if config is not None:
             where += f" / {field} in {config}"
         message = error["msg"]
