@@ -20,8 +20,9 @@ DOCS = ROOT / "docs"
 REFERENCE = DOCS / "reference.md"
 ERRORS = DOCS / "errors.md"
 CODE = re.compile(r"^JF\d{3}$")
-# what a user does not have: the pages and folders the project was written from
-OUTSIDE = ("../shared", "JOURNEY_DSL.md", "DOMAIN.md", "seeds/")
+# a relative path that climbs out of its folder, and a Markdown page by name
+UPWARD = re.compile(r"(?:\.\./)+[\w.\-/]*")
+PAGE = re.compile(r"[\w.\-]+\.md\b")
 SEED_JARGON = re.compile(r"\bseeds? \d{3}", re.IGNORECASE)
 TEXT_SUFFIXES = {".md", ".py", ".yaml", ".yml", ".json", ".jsonl", ".toml", ".txt", ".cfg"}
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
@@ -92,16 +93,35 @@ def test_every_error_code_of_the_source_is_explained() -> None:
     assert sorted(c for c in codes if f"[{c}](errors.md#" not in reference) == []
 
 
+def pointers_outside(path: Path, text: str, pages: set[str]) -> list[str]:
+    """What `text` (the file at `path`) points to that a user of the
+    repository does not have: a `../` path that leaves the repository or
+    leads nowhere, a Markdown page no folder of the repository holds."""
+    found = []
+    for match in UPWARD.finditer(text):
+        target = (path.parent / match.group(0)).resolve()
+        if not target.is_relative_to(ROOT) or not target.exists():
+            found.append(match.group(0))
+    found += [m.group(0) for m in PAGE.finditer(text) if m.group(0) not in pages]
+    return found
+
+
 def test_nothing_in_the_repository_points_outside_it() -> None:
+    pages = {p.name for p in ROOT.rglob("*.md") if ".venv" not in p.parts}
     found = []
     for path in repository_texts():
         text = path.read_text(encoding="utf-8", errors="replace")
-        for needle in OUTSIDE:
-            if needle in text:
-                found.append(f"{path.relative_to(ROOT)}: {needle}")
+        found += [f"{path.relative_to(ROOT)}: {p}" for p in pointers_outside(path, text, pages)]
         for match in SEED_JARGON.finditer(text):
             found.append(f"{path.relative_to(ROOT)}: {match.group(0)}")
     assert found == []
+
+
+def test_the_check_finds_a_path_out_of_the_repository_and_a_page_it_lacks() -> None:
+    path = DOCS / "reference.md"
+    text = "see ../../../elsewhere/NOTES.md, ../README.md and [cel](cel.md)"
+    pages = {"README.md", "cel.md"}
+    assert pointers_outside(path, text, pages) == ["../../../elsewhere/NOTES.md", "NOTES.md"]
 
 
 @pytest.mark.parametrize("page", ["reference.md", "editor.md", "events.md"])
