@@ -11,5 +11,6 @@ their schedule and delivers the outbox. One module per job:
 * `http/`: the ingest endpoints the Segment and RudderStack clients call;
 * `applier.py`: the inbox, applied in order, a batch at a time;
 * `runner.py`: the loops of one process, their wake-ups and their drain;
+* `serving.py`: what both run alike: the ingest's socket and uvicorn, delivery counts;
 * `workers.py`: the PostgreSQL fleet (procrastinate).
 """

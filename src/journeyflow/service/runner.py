@@ -39,13 +39,13 @@ import uvicorn
 
 from journeyflow.clock import SystemClock
 from journeyflow.delivery.outbox import Deliverer, DispatchReport
-from journeyflow.exceptions import JourneyflowError
 from journeyflow.plugin.registry import Registry
 from journeyflow.runtime.engine import Engine
 from journeyflow.runtime.segments import SegmentSchedule
 from journeyflow.runtime.semantics import Notification
 from journeyflow.service import metrics
 from journeyflow.service.applier import apply_inbox
+from journeyflow.service.serving import count_delivery, listen, server_config, server_url
 from journeyflow.service.settings import RunSettings
 from journeyflow.store.sql import SqlStore
 from journeyflow.store.sql.inbox import Inbox
@@ -54,7 +54,6 @@ __all__ = ["Service", "count_notification"]
 
 log = structlog.get_logger("journeyflow.service.runner")
 
-MAX_CONNECTIONS = 1000
 LINGER_S = 0.05  # after a partial batch, the engine waits this long for more events
 DEPTH_EVERY_S = 1.0  # the inbox-depth gauge is recounted at most this often
 AppFactory = Callable[..., Any]  # builds the ASGI app (service.http.create_app)
@@ -163,14 +162,7 @@ class Service:
 
     @property
     def url(self) -> str | None:
-        server = self._server
-        if server is None or not server.started:
-            return None
-        for listener in server.servers:
-            for sock in listener.sockets:
-                host, port = sock.getsockname()[:2]
-                return f"http://{host}:{port}"
-        return None
+        return server_url(self._server)
 
     def _on_signal(self, sig: int, _frame: FrameType | None) -> None:
         if self._stop.is_set() and sig == signal.SIGINT:
@@ -201,21 +193,7 @@ class Service:
             on_accepted=self.on_accepted,
             ready=self.ready,
         )
-        config = uvicorn.Config(
-            app,
-            host=self.settings.host,
-            port=self.settings.port,
-            log_config=None,  # our structlog lines only; no access log with client addresses
-            access_log=False,
-            lifespan="off",
-            # connections past this get 503 from uvicorn itself (health checks
-            # too): bodies are read within READ_TIMEOUT_S and parsed a few at
-            # a time, so this bounds memory to about MAX_CONNECTIONS bodies
-            limit_concurrency=MAX_CONNECTIONS,
-            timeout_keep_alive=5,
-            timeout_graceful_shutdown=max(1, int(self.settings.grace.total_seconds() / 2)),
-        )
-        server = self._server = uvicorn.Server(config)
+        server = self._server = uvicorn.Server(server_config(app, self.settings))
         assert self._listener is not None  # bound by `serve`
         sockets = [self._listener]
         # off the main thread: no signal handlers of its own
@@ -327,10 +305,9 @@ class Service:
         return report.attempted > 0
 
     def _count_delivery(self, report: DispatchReport) -> None:
-        for channel, outcomes in report.by_channel.items():
-            for outcome, n in outcomes.items():
-                metrics.EFFECTS.labels(channel=channel, outcome=outcome).inc(n)
-                self.counts.delivery[outcome] = self.counts.delivery.get(outcome, 0) + n
+        count_delivery(report)
+        for _channel, outcome, n in report.counts():
+            self.counts.delivery[outcome] = self.counts.delivery.get(outcome, 0) + n
 
     def _guarded(self, loop: str, step: Callable[[], bool]) -> bool:
         """Run one step of a loop; a failure (the database gone for a moment, a
@@ -352,22 +329,3 @@ class Service:
             return read()
         except Exception:
             return default
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """A socket bound to `host:port`, or one line saying why not. Bound here,
-    before any thread starts, so a port in use stops the process at once.
-    IPPROTO_TCP given: asyncio sets TCP_NODELAY on accepted connections only
-    for such sockets (without it each answer waits ~40 ms on a delayed ACK)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise JourneyflowError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-            " (another process has the port? choose one with --port)"
-        ) from None
-    return sock

@@ -41,12 +41,13 @@ import structlog
 import uvicorn
 
 from journeyflow.clock import SystemClock
-from journeyflow.delivery.outbox import dispatch
+from journeyflow.delivery.outbox import Deliverer
 from journeyflow.exceptions import JourneyflowError
 from journeyflow.plugin.registry import Registry
 from journeyflow.runtime.engine import Engine
 from journeyflow.service import metrics
 from journeyflow.service.runner import count_notification
+from journeyflow.service.serving import count_delivery, listen, server_config, server_url
 from journeyflow.service.settings import RunSettings
 from journeyflow.store.sql import SqlStore
 from journeyflow.store.sql.inbox import Inbox
@@ -84,7 +85,7 @@ def run_worker(
         # bound before anything else starts: a port in use is one line and
         # nothing to undo (raised from inside the loop, its pools and tasks
         # would be finalised at exit, and one of them hangs there)
-        listener = _listen(settings.host, settings.port)
+        listener = listen(settings.host, settings.port)
     conninfo = libpq_url(settings.database)
     try:
         if install_job_schema(conninfo):
@@ -94,14 +95,6 @@ def run_worker(
     logging.getLogger("procrastinate").setLevel(logging.WARNING)  # a line per job is noise
     worker = FleetWorker(settings, engine, registry, store, conninfo, app_factory, listener)
     return asyncio.run(worker.serve())
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        return socket.create_server((host, port), family=family)
-    except OSError as exc:
-        raise JourneyflowError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 class FleetWorker:
@@ -213,16 +206,7 @@ class FleetWorker:
             on_accepted=self.feeder.nudge,
             ready=self.ready,
         )
-        config = uvicorn.Config(
-            app,
-            host=self.settings.host,
-            port=self.settings.port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=max(1, int(self.settings.grace.total_seconds() / 2)),
-        )
-        self._server = server = _QuietServer(config)
+        self._server = server = _QuietServer(server_config(app, self.settings))
         task = asyncio.create_task(server.serve(sockets=[listener]))
         while not server.started:
             if task.done():
@@ -235,14 +219,7 @@ class FleetWorker:
 
     @property
     def url(self) -> str | None:
-        server = self._server
-        if server is None or not server.started:
-            return None
-        for listener in server.servers:
-            for sock in listener.sockets:
-                host, port = sock.getsockname()[:2]
-                return f"http://{host}:{port}"
-        return None
+        return server_url(self._server)
 
     async def _shut_down(
         self, tasks: dict[str, asyncio.Task[None]], delivery: threading.Thread | None
@@ -270,24 +247,20 @@ class FleetWorker:
 
     def _delivery_loop(self) -> None:
         """Deliver due effects until stopping; between empty runs, wait `poll`."""
-        clock = SystemClock()
         poll = self.settings.poll.total_seconds()
+        # one Deliverer for the worker's life: its circuit breakers remember a
+        # failing channel from one run to the next
+        deliverer = Deliverer(
+            self.store, self.registry, clock=SystemClock(), max_attempts=self.settings.max_attempts
+        )
         while not self._stopping.is_set():
             try:
-                report = dispatch(
-                    self.store,
-                    self.registry,
-                    clock=clock,
-                    limit=50,  # a short run: a stop waits for one run at most
-                    max_attempts=self.settings.max_attempts,
-                )
+                report = deliverer.run(limit=50)  # a short run: a stop waits for one run at most
             except Exception:
                 log.exception("delivery failed; trying again shortly")
                 self._stopping.wait(min(5.0, 2 * poll))
                 continue
-            for channel, outcomes in report.by_channel.items():
-                for outcome, n in outcomes.items():
-                    metrics.EFFECTS.labels(channel=channel, outcome=outcome).inc(n)
+            count_delivery(report)
             if report.attempted == 0:
                 metrics.OUTBOX_DEPTH.set(self.store.pending_effects_count())
                 self._stopping.wait(poll)
