@@ -14,7 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from journeyflow.store.deadletter import MemoryDeadLetters
-from journeyflow.store.records import CustomerRecord, Effect, EnrolmentRecord, HistoryRecord
+from journeyflow.store.records import (
+    CustomerRecord,
+    Effect,
+    EnrolmentRecord,
+    HistoryRecord,
+    effect_order,
+)
 from journeyflow.store.unit import LoadedRecords
 
 
@@ -85,9 +91,7 @@ class MemoryStore(MemoryDeadLetters):
             and (status is None or e.status == status)
         ]
         # the SQL store's order: time, then enrolment, then (transition, action)
-        return sorted(
-            found, key=lambda e: (e.created_at, e.ordinal, e.enrolment_id, e.seq, e.action)
-        )
+        return sorted(found, key=effect_order)
 
     def effects_page(
         self,

@@ -13,6 +13,13 @@ from typing import Any
 
 from journeyflow.types import Effect
 
+
+def effect_order(effect: Effect) -> tuple[datetime, int, str, int, int]:
+    """The order effects are listed and claimed in (`tables.OUTBOX_ORDER`,
+    for the memory store): time, then the order the engine produced them in."""
+    return (effect.created_at, effect.ordinal, effect.enrolment_id, effect.seq, effect.action)
+
+
 __all__ = ["CustomerRecord", "Effect", "EnrolmentRecord", "HistoryRecord"]
 
 

@@ -128,6 +128,16 @@ outbox = Table(
     Index("ix_outbox_status", "status", "created_at"),
     Index("ix_outbox_customer", "customer_id"),
 )
+# the order effects are listed and claimed in: time, then the order the engine
+# produced them in (causal), then rows written before ordinals by enrolment,
+# transition and action (`records.effect_order` is the same for the memory store)
+OUTBOX_ORDER = (
+    outbox.c.created_at,
+    outbox.c.ordinal,
+    outbox.c.enrolment_id,
+    outbox.c.seq,
+    outbox.c.action,
+)
 
 # Events the engine refused, kept with why (the dead-letter table, store/deadletter.py):
 # bounded in rows by the engine, in raw bytes by MAX_RAW_BYTES. `raw` is bytes,

@@ -47,9 +47,7 @@ class OutboxQueries(OutboxAdmin):
         query = select(t.outbox).where(outbox.status == "pending", due)
         if skip_channels:  # their circuits are open: leave their rows alone
             query = query.where(outbox.channel.not_in(sorted(skip_channels)))
-        query = query.order_by(
-            outbox.created_at, outbox.ordinal, outbox.enrolment_id, outbox.seq, outbox.action
-        ).limit(limit)
+        query = query.order_by(*t.OUTBOX_ORDER).limit(limit)
         if self.dialect == "postgresql":
             query = skip_locked(query)
         with self.engine.connect() as plain:

@@ -68,17 +68,10 @@ class OutboxAdmin:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[Effect]:
-        outbox = t.outbox.c
         where = _where(
             statuses=statuses, channel=channel, customer_id=customer_id, key_prefixes=key_prefixes
         )
-        query = (
-            select(t.outbox)
-            .where(where)
-            .order_by(
-                outbox.created_at, outbox.ordinal, outbox.enrolment_id, outbox.seq, outbox.action
-            )
-        )
+        query = select(t.outbox).where(where).order_by(*t.OUTBOX_ORDER)
         if limit is not None:
             query = query.limit(limit)
         if offset:

@@ -160,15 +160,7 @@ class SqlStore(OutboxQueries, SqlDeadLetters):
         if status is not None:
             query = query.where(outbox.status == status)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                query.order_by(
-                    outbox.created_at,
-                    outbox.ordinal,
-                    outbox.enrolment_id,
-                    outbox.seq,
-                    outbox.action,
-                )
-            )
+            rows = conn.execute(query.order_by(*t.OUTBOX_ORDER))
             return [effect_record(r._mapping) for r in rows]
 
     def effects_page(

@@ -38,9 +38,7 @@ def effects_page(
         query = query.where(outbox.data["owner"].as_string() == owner)
     if key_prefix is not None:
         query = query.where(outbox.effect_key.startswith(key_prefix, autoescape=True))
-    query = query.order_by(
-        outbox.created_at, outbox.ordinal, outbox.enrolment_id, outbox.seq, outbox.action
-    )
+    query = query.order_by(*t.OUTBOX_ORDER)
     if limit is not None:
         query = query.limit(limit)
     if offset:
