@@ -39,6 +39,7 @@ import uvicorn
 
 from journeyflow.clock import SystemClock
 from journeyflow.delivery.outbox import Deliverer, DispatchReport
+from journeyflow.exceptions import JourneyflowError
 from journeyflow.plugin.registry import Registry
 from journeyflow.runtime.engine import Engine
 from journeyflow.runtime.segments import SegmentSchedule
@@ -201,7 +202,9 @@ class Service:
         deadline = time.monotonic() + 30
         while not self._server.started:
             if self._failure is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the HTTP listener did not start on {self.settings.port}")
+                raise JourneyflowError(
+                    f"the HTTP listener did not start on {self.url or self.settings.port}"
+                )
             time.sleep(0.02)
 
     def _shut_down(self) -> int:
